@@ -1,0 +1,5 @@
+import sys
+
+from ffulab.cli import main
+
+sys.exit(main())

@@ -1,0 +1,169 @@
+"""The ``ffulab`` command line: parse, call, print. Flags follow tripleo-quickstart."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from ffulab import __version__
+from ffulab.config.resolve import DEFAULT_JOB, Resolved, resolve
+from ffulab.errors import FfulabError, UsageError
+from ffulab.logs import start_log
+from ffulab.paths import default_workspace
+from ffulab.phases import PHASE_NAMES, select
+from ffulab.pipeline import Context, run_phases
+from ffulab.plan import build_plan
+from ffulab.state import State
+from ffulab.ui import console, error, print_json, render_plan
+
+log = logging.getLogger("ffulab")
+
+
+def _csv(values: list[str] | None) -> list[str]:
+    return [item.strip() for value in values or [] for item in value.split(",") if item.strip()]
+
+
+def _config_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-j", "--job", help=f"job name or file (default: {DEFAULT_JOB})")
+    parser.add_argument("-R", "--release", help="release config name or file (release-configs/)")
+    parser.add_argument("-c", "--config", dest="lab", help="lab (general config) name or file (labs/)")
+    parser.add_argument("-N", "--nodes", help="nodes config name or file (nodes/)")
+    parser.add_argument(
+        "-e",
+        "--extra-vars",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override any config key, dotted for nested keys (repeatable; last wins)",
+    )
+
+
+def _workspace_flag(parser: argparse.ArgumentParser, required: bool = False) -> None:
+    parser.add_argument(
+        "-w",
+        "--working-dir",
+        type=Path,
+        required=required,
+        help="lab workspace (default for run: ~/.ffulab/<lab-name>)",
+    )
+
+
+def _resolve(args: argparse.Namespace) -> Resolved:
+    return resolve(
+        job=args.job, release=args.release, lab=args.lab, nodes=args.nodes, extra_vars=args.extra_vars
+    )
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    plan = build_plan(_resolve(args))
+    if args.json:
+        print_json(plan)
+    else:
+        render_plan(plan)
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    try:
+        phases = select(_csv(args.tags), _csv(args.skip_tags))
+    except ValueError as exc:
+        raise UsageError(
+            f"unknown phase(s) in --tags/--skip-tags: {exc}; phases are {', '.join(PHASE_NAMES)}"
+        ) from None
+    resolved = _resolve(args)
+    workspace = (args.working_dir or default_workspace(resolved.config.lab.name)).resolve()
+    state = State.open(workspace, resolved.config.lab.name)
+    log_path = start_log(workspace, "run")
+    state.set("config", resolved.to_dict())
+    if args.virthost:
+        state.set("virthost_spec", args.virthost)
+    console.print(f"lab [bold]{resolved.config.lab.name}[/] in {workspace} (log: {log_path})")
+    ctx = Context(resolved=resolved, state=state, workspace=workspace, options={"virthost": args.virthost})
+    timings = run_phases(ctx, phases)
+    console.print(
+        "phase timings: " + ", ".join(f"{name} {seconds:.1f}s" for name, seconds in timings.items())
+    )
+    return 0
+
+
+def _not_yet(what: str) -> Callable[[argparse.Namespace], int]:
+    def command(args: argparse.Namespace) -> int:
+        raise FfulabError(f"'ffulab {what}' is not implemented yet in this version of ffulab")
+
+    return command
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ffulab",
+        description="Fast-forward-upgrade test lab for OpenStack: virtual undercloud + overcloud on libvirt.",
+    )
+    parser.add_argument("--version", action="version", version=f"ffulab {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    plan = sub.add_parser("plan", help="print the resolved config and the phase/step plan; creates nothing")
+    _config_flags(plan)
+    plan.add_argument("--json", action="store_true", help="print the plan as JSON")
+    plan.set_defaults(func=cmd_plan)
+
+    run = sub.add_parser("run", help="run the pipeline (default: the default job, all phases)")
+    _config_flags(run)
+    _workspace_flag(run)
+    run.add_argument(
+        "-t", "--tags", action="append", help=f"phases to run, comma-separated: {','.join(PHASE_NAMES)}"
+    )
+    run.add_argument("--skip-tags", action="append", help="phases to skip, comma-separated")
+    run.add_argument("--virthost", help="sandbox | local | ssh://user@host (default: auto)")
+    run.set_defaults(func=cmd_run)
+
+    for name, summary in (
+        ("ffu", "(re)run the FFU phase"),
+        ("validate", "Tempest + service checks"),
+        ("status", "nodes, power, addresses, phase, snapshots"),
+        ("destroy", "remove everything the lab created"),
+    ):
+        command = sub.add_parser(name, help=summary)
+        _workspace_flag(command, required=True)
+        command.set_defaults(func=_not_yet(name))
+
+    snapshot = sub.add_parser("snapshot", help="lab-consistent snapshots")
+    snapshot.add_argument("action", choices=["create", "list", "revert", "delete"])
+    snapshot.add_argument("name", nargs="?")
+    _workspace_flag(snapshot, required=True)
+    snapshot.set_defaults(func=_not_yet("snapshot"))
+
+    ssh = sub.add_parser("ssh", help="ssh to a lab node through the workspace ssh config")
+    _workspace_flag(ssh, required=True)
+    ssh.add_argument("node")
+    ssh.add_argument("cmd", nargs=argparse.REMAINDER)
+    ssh.set_defaults(func=_not_yet("ssh"))
+
+    virthost = sub.add_parser("virthost", help="install + start libvirt, report the virt type")
+    virthost.add_argument("action", choices=["prepare", "check"])
+    virthost.add_argument("--virthost", help="sandbox | local | ssh://user@host (default: auto)")
+    virthost.set_defaults(func=_not_yet("virthost"))
+
+    job = sub.add_parser("job", help="list, run and export CI jobs")
+    job.add_argument("action", choices=["list", "run", "export"])
+    job.set_defaults(func=_not_yet("job"))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except FfulabError as exc:
+        log.error("%s", exc)
+        error(str(exc))
+        return exc.exit_code
+    except KeyboardInterrupt:
+        error("interrupted; the lab's state is saved: rerun the same command to continue")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,126 @@
+"""Cross-layer checks the schema cannot express: series, chains, roles, services, names."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from difflib import get_close_matches
+from pathlib import Path
+
+from ffulab.config.merge import Path_, format_path
+from ffulab.config.schema import LabConfig
+from ffulab.config.services import ServiceSpec
+from ffulab.errors import ConfigError
+
+Origin = Callable[[Path_], str]
+
+
+def did_you_mean(word: str, choices: list[str]) -> str:
+    """A hint listing the closest choice, or all of them when nothing is close."""
+    close = get_close_matches(word, choices, n=1, cutoff=0.5)
+    if close:
+        return f"did you mean '{close[0]}'?"
+    return f"expected one of: {', '.join(choices)}" if choices else "none are defined"
+
+
+def _fail(origin: Origin, path: Path_, problem: str, hint: str | None = None) -> None:
+    raise ConfigError(origin(path), format_path(path), problem, hint)
+
+
+def check_release(config: LabConfig, origin: Origin, constraints_dir: Path) -> None:
+    """Series exist, the chain is N first and N+3 last and consecutive, pins are present."""
+    known = list(config.series)
+    release = config.release
+    for key in ("undercloud", "overcloud"):
+        value = getattr(release, key)
+        if value not in config.series:
+            _fail(origin, ("release", key), f"unknown series '{value}'", did_you_mean(value, known))
+    for index, series in enumerate(release.ffu_chain):
+        if series not in config.series:
+            _fail(
+                origin,
+                ("release", "ffu_chain", index),
+                f"unknown series '{series}'",
+                did_you_mean(series, known),
+            )
+    chain = release.ffu_chain
+    if chain[0] != release.overcloud:
+        _fail(
+            origin,
+            ("release", "ffu_chain", 0),
+            f"the chain starts at '{chain[0]}' but the overcloud release is '{release.overcloud}'",
+            "the first series of ffu_chain is N, the overcloud release",
+        )
+    for index in range(1, len(chain)):
+        expected = known.index(chain[index - 1]) + 1
+        if expected >= len(known) or known[expected] != chain[index]:
+            want = known[expected] if expected < len(known) else "nothing (no later series is defined)"
+            _fail(
+                origin,
+                ("release", "ffu_chain", index),
+                f"the chain is not consecutive: after '{chain[index - 1]}' comes {want!r}, "
+                f"not '{chain[index]}'",
+                "list every series from N to N+3 in order",
+            )
+    if len(chain) != 4:
+        _fail(
+            origin,
+            ("release", "ffu_chain"),
+            f"a fast-forward upgrade goes N -> N+3 (4 series), this chain has {len(chain)}: {chain}",
+        )
+    for name in {release.undercloud, *chain}:
+        path = constraints_dir / config.series[name].constraints
+        if not path.is_file():
+            _fail(
+                origin,
+                ("series", name, "constraints"),
+                f"constraints file '{config.series[name].constraints}' not found in {constraints_dir}",
+            )
+
+
+def check_lab(config: LabConfig, origin: Origin, catalog: dict[str, ServiceSpec]) -> None:
+    """Services exist as roles, and every OpenStack service has a version at every series of the chain."""
+    for role_name, role in config.lab.roles.items():
+        for index, service in enumerate(role.services):
+            if service not in catalog:
+                _fail(
+                    origin,
+                    ("lab", "roles", role_name, "services", index),
+                    f"unknown service '{service}' (no roles/{service}/ffulab.yml)",
+                    did_you_mean(service, sorted(catalog)),
+                )
+    services = {service for role in config.lab.roles.values() for service in role.services}
+    for series in config.release.ffu_chain:
+        pins = config.series[series].services
+        for service in sorted(services):
+            if catalog[service].kind == "openstack" and not pins.get(service):
+                _fail(
+                    origin,
+                    ("series", series, "services", service),
+                    f"no version of {service} for series {series}",
+                    f"add series.{series}.services.{service}: <version> to the release config",
+                )
+
+
+def check_nodes(config: LabConfig, origin: Origin) -> None:
+    """Node roles exist in the lab and node names are unique (the undercloud included)."""
+    seen = {"undercloud": ("nodes", "undercloud")}
+    for index, group in enumerate(config.nodes.overcloud):
+        if group.role not in config.lab.roles:
+            _fail(
+                origin,
+                ("nodes", "overcloud", index, "role"),
+                f"role '{group.role}' is not defined by lab '{config.lab.name}'",
+                did_you_mean(group.role, sorted(config.lab.roles)),
+            )
+        for name in group.node_names():
+            if name in seen:
+                _fail(origin, ("nodes", "overcloud", index, "name"), f"duplicate node name '{name}'")
+            seen[name] = ("nodes", "overcloud", index, "name")
+
+
+def check_all(
+    config: LabConfig, origin: Origin, catalog: dict[str, ServiceSpec], constraints_dir: Path
+) -> None:
+    check_release(config, origin, constraints_dir)
+    check_lab(config, origin, catalog)
+    check_nodes(config, origin)

@@ -1,0 +1,133 @@
+"""The schema of a resolved lab config: release < lab < nodes < job < -e, merged.
+
+Shape checks live here (types, ranges, unknown keys); cross-references between the
+layers (series in a chain, roles of nodes, services of a lab) live in ``checks.py``.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+MIN_MEMORY_MIB = 1024
+NODE_NAME = r"^[a-z][a-z0-9-]{0,40}$"
+VALIDATIONS = ("tempest", "services", "resources")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SeriesSpec(_Strict):
+    """One OpenStack series: its codename, library pins and service versions."""
+
+    codename: str
+    constraints: str = Field(description="upper-constraints file under release-configs/constraints/")
+    services: dict[str, str] = Field(default_factory=dict, description="service -> released version")
+
+
+class ReleaseSpec(_Strict):
+    """What the undercloud and overcloud run and the FFU chain between N and N+3."""
+
+    name: str
+    description: str = ""
+    undercloud: str
+    overcloud: str
+    ffu_chain: list[str] = Field(min_length=2)
+
+
+class ImageSpec(_Strict):
+    """The guest image recipe; services add their Debian packages to it."""
+
+    suite: str = "bookworm"
+    mirror: str | None = None
+    packages: list[str] = Field(default_factory=list)
+    size_gib: int = Field(6, ge=3, le=200)
+
+
+class RoleSpec(_Strict):
+    """An overcloud role: the services its nodes run."""
+
+    description: str = ""
+    services: list[str] = Field(min_length=1)
+
+
+class LabSpec(_Strict):
+    """The service set under test (tripleo-quickstart's general config)."""
+
+    name: str
+    description: str = ""
+    roles: dict[str, RoleSpec] = Field(min_length=1)
+
+
+class UndercloudSpec(_Strict):
+    memory: int = Field(ge=MIN_MEMORY_MIB, description="MiB")
+    vcpus: int = Field(ge=1, le=64)
+    disk: int = Field(ge=4, le=2000, description="GiB")
+
+
+class NodeSpec(UndercloudSpec):
+    """A group of ``count`` overcloud nodes named ``<name>-0`` ... ``<name>-<count-1>``."""
+
+    name: str = Field(pattern=NODE_NAME)
+    role: str
+    count: int = Field(1, ge=1, le=9)
+
+    def node_names(self) -> list[str]:
+        return [f"{self.name}-{index}" for index in range(self.count)]
+
+
+class NodesSpec(_Strict):
+    """The topology: undercloud and overcloud node groups."""
+
+    name: str
+    description: str = ""
+    undercloud: UndercloudSpec
+    overcloud: list[NodeSpec] = Field(min_length=1)
+
+
+class JobSpec(_Strict):
+    """A named release + lab + nodes with its validations, as a CI system runs it."""
+
+    name: str
+    description: str = ""
+    release: str
+    lab: str
+    nodes: str
+    validations: list[Literal[VALIDATIONS]] = Field(default_factory=lambda: list(VALIDATIONS))  # type: ignore[valid-type]
+    tempest_regex: str = r"^tempest\.api\.identity"
+    overrides: dict = Field(default_factory=dict, description="applied after the job, before -e")
+
+
+class SnapshotSettings(_Strict):
+    auto: bool = True
+
+
+class FfuSettings(_Strict):
+    canary: bool = False
+
+
+class Settings(_Strict):
+    """Knobs of the lab itself rather than of what it deploys."""
+
+    virthost: str = "auto"
+    timezone: str = "UTC"
+    snapshots: SnapshotSettings = Field(default_factory=SnapshotSettings)
+    ffu: FfuSettings = Field(default_factory=FfuSettings)
+
+
+class LabConfig(_Strict):
+    """The merged, validated configuration of one lab."""
+
+    series: dict[str, SeriesSpec]
+    release: ReleaseSpec
+    image: ImageSpec = Field(default_factory=ImageSpec)
+    lab: LabSpec
+    nodes: NodesSpec
+    job: JobSpec | None = None
+    settings: Settings = Field(default_factory=Settings)
+
+    def overcloud_nodes(self) -> list[tuple[str, NodeSpec]]:
+        """Every overcloud node name with the group it belongs to, in config order."""
+        return [(name, group) for group in self.nodes.overcloud for name in group.node_names()]

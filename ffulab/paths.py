@@ -1,0 +1,29 @@
+"""Where ffulab finds its data and keeps its caches and workspaces."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+DATA_ENV = "FFULAB_DATA_DIR"
+
+
+def data_root() -> Path:
+    """The directory holding release-configs/, labs/, nodes/, jobs/, roles/ and playbooks/.
+
+    ``$FFULAB_DATA_DIR`` wins; otherwise the checkout the package was installed from.
+    """
+    if os.environ.get(DATA_ENV):
+        return Path(os.environ[DATA_ENV]).resolve()
+    return Path(__file__).resolve().parent.parent
+
+
+def cache_root() -> Path:
+    """The user's ffulab cache (images, wheels, venv archives), keyed by content hashes below it."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "ffulab"
+
+
+def default_workspace(lab_name: str) -> Path:
+    """``~/.ffulab/<lab-name>``, as DESIGN.md promises."""
+    return Path.home() / ".ffulab" / lab_name

@@ -1,0 +1,37 @@
+"""The pipeline order, written once as data (molecule keeps its sequences the same way)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Phase:
+    name: str
+    summary: str
+
+
+PHASES: tuple[Phase, ...] = (
+    Phase("config", "merge release < lab < nodes < job < -e, validate; nothing is created"),
+    Phase("virthost", "connect to libvirt (sandbox: netns + libvirtd), probe the virt type (KVM or TCG)"),
+    Phase("image", "build or reuse the cached guest image (mmdebstrap -> qcow2, direct kernel boot)"),
+    Phase("provision", "lab networks, linked-clone overlays, domains; undercloud started, overcloud off"),
+    Phase("bmc", "one vbmc daemon for the lab on its external bridge; instackenv.json"),
+    Phase("undercloud", "release mirror of per-release service artifacts; IPMI power-on of the overcloud"),
+    Phase("overcloud", "deploy the lab's services at release N with Ansible; snapshot overcloud-deployed"),
+    Phase("resources", "create the data that must survive the upgrade (grenade-style)"),
+    Phase("ffu", "every intermediate release x steps 1-9, then the final deploy at N+3"),
+    Phase("validate", "Tempest and per-service checks, resources verified; JUnit"),
+    Phase("report", "artifacts: junit.xml, logs, summary.json, report.html"),
+)
+
+PHASE_NAMES: tuple[str, ...] = tuple(phase.name for phase in PHASES)
+
+
+def select(tags: list[str] | None, skip_tags: list[str] | None) -> list[str]:
+    """The phases to run, in pipeline order; unknown names raise ValueError naming them."""
+    unknown = [name for name in (tags or []) + (skip_tags or []) if name not in PHASE_NAMES]
+    if unknown:
+        raise ValueError(", ".join(unknown))
+    chosen = [name for name in PHASE_NAMES if not tags or name in tags]
+    return [name for name in chosen if name not in (skip_tags or [])]

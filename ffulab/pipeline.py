@@ -1,0 +1,90 @@
+"""Run the selected phases in pipeline order, timing each and recording it in the state.
+
+Each phase lives in its own module with ``run(ctx)``; ``RUNNERS`` maps phase names to
+them. A phase whose module does not exist yet stops the run with a message naming it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ffulab.config.resolve import Resolved
+from ffulab.errors import FfulabError, NotImplementedPhase, PhaseError
+from ffulab.state import State
+from ffulab.ui import console, phase_progress
+
+log = logging.getLogger(__name__)
+
+RUNNERS: dict[str, str] = {
+    "virthost": "ffulab.virthost.phase",
+    "image": "ffulab.image.phase",
+    "provision": "ffulab.provision.phase",
+    "bmc": "ffulab.bmc.phase",
+    "undercloud": "ffulab.deploy.undercloud_phase",
+    "overcloud": "ffulab.deploy.overcloud_phase",
+    "resources": "ffulab.deploy.resources_phase",
+    "ffu": "ffulab.ffu.phase",
+    "validate": "ffulab.validate.phase",
+    "report": "ffulab.job.report_phase",
+}
+"""Phase name -> module providing ``run(ctx: Context) -> None`` (``config`` is resolve itself)."""
+
+
+@dataclass
+class Context:
+    """What every phase gets: the resolved config, the lab's state and workspace, options."""
+
+    resolved: Resolved
+    state: State
+    workspace: Path
+    options: dict[str, Any] = field(default_factory=dict)
+    progress: Callable[[str], None] = lambda line: None
+
+
+def runner(phase: str) -> Callable[[Context], None]:
+    module_name = RUNNERS[phase]
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name and module_name.startswith(exc.name):
+            raise NotImplementedPhase(phase) from None
+        raise
+    return module.run
+
+
+def run_phases(ctx: Context, phases: list[str]) -> dict[str, float]:
+    """Run ``phases`` in order; return seconds per phase. The first failure stops the run."""
+    timings: dict[str, float] = {}
+    for phase in phases:
+        started = time.monotonic()
+        if phase == "config":
+            timings[phase] = 0.0
+            ctx.state.mark_phase(phase, "done", seconds=0.0)
+            console.print(f"[green]✓[/] config  resolved ({ctx.resolved.files.get('job', 'flags')})")
+            continue
+        run = runner(phase)
+        ctx.state.mark_phase(phase, "running", started=time.time())
+        log.info("phase %s: start", phase)
+        with phase_progress(phase) as progress:
+            ctx.progress = progress
+            try:
+                run(ctx)
+            except FfulabError as exc:
+                seconds = time.monotonic() - started
+                ctx.state.mark_phase(phase, "failed", seconds=round(seconds, 1), error=str(exc))
+                log.error("phase %s failed after %.1fs: %s", phase, seconds, exc)
+                if isinstance(exc, PhaseError | NotImplementedPhase):
+                    raise
+                raise PhaseError(phase, str(exc)) from exc
+        seconds = time.monotonic() - started
+        timings[phase] = round(seconds, 1)
+        ctx.state.mark_phase(phase, "done", seconds=round(seconds, 1), ended=time.time())
+        log.info("phase %s: done in %.1fs", phase, seconds)
+        console.print(f"[green]✓[/] {phase:<10} {seconds:6.1f}s")
+    return timings

@@ -1,0 +1,55 @@
+"""Run external commands the same way everywhere: logged, checked, optionally in a netns."""
+
+from __future__ import annotations
+
+import logging
+import shlex
+import subprocess
+from collections.abc import Sequence
+
+from ffulab.errors import FfulabError
+
+log = logging.getLogger(__name__)
+
+
+class CommandError(FfulabError):
+    """An external command exited non-zero."""
+
+    def __init__(self, argv: Sequence[str], returncode: int, output: str):
+        self.argv, self.returncode, self.output = list(argv), returncode, output
+        tail = "\n".join(output.strip().splitlines()[-15:])
+        super().__init__(f"command failed (exit {returncode}): {shlex.join(argv)}\n{tail}")
+
+
+def in_netns(netns: str | None, argv: Sequence[str]) -> list[str]:
+    """Prefix ``argv`` so it runs inside network namespace ``netns`` (if any)."""
+    return ["ip", "netns", "exec", netns, *argv] if netns else list(argv)
+
+
+def run(
+    argv: Sequence[str],
+    *,
+    netns: str | None = None,
+    check: bool = True,
+    input: str | None = None,
+    timeout: float | None = None,
+    env: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """Run ``argv`` (in ``netns`` if given), capture stdout+stderr, raise CommandError on failure."""
+    full = in_netns(netns, argv)
+    log.debug("run: %s", shlex.join(full))
+    result = subprocess.run(
+        full,
+        input=input,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=timeout,
+        env=env,
+        check=False,
+    )
+    if result.stdout:
+        log.debug("output of %s:\n%s", full[0], result.stdout.rstrip())
+    if check and result.returncode != 0:
+        raise CommandError(full, result.returncode, result.stdout or "")
+    return result
