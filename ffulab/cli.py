@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -12,12 +13,12 @@ from ffulab import __version__
 from ffulab.config.resolve import DEFAULT_JOB, Resolved, resolve
 from ffulab.errors import FfulabError, UsageError
 from ffulab.logs import start_log
-from ffulab.paths import default_workspace
+from ffulab.paths import current_workspace, default_workspace, remember_workspace
 from ffulab.phases import PHASE_NAMES, select
 from ffulab.pipeline import Context, run_phases
 from ffulab.plan import build_plan
 from ffulab.state import State
-from ffulab.ui import console, error, print_json, render_plan
+from ffulab.ui import console, error, print_json, render_plan, render_status
 
 log = logging.getLogger("ffulab")
 
@@ -41,14 +42,19 @@ def _config_flags(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _workspace_flag(parser: argparse.ArgumentParser, required: bool = False) -> None:
-    parser.add_argument(
-        "-w",
-        "--working-dir",
-        type=Path,
-        required=required,
-        help="lab workspace (default for run: ~/.ffulab/<lab-name>)",
-    )
+def _workspace_flag(parser: argparse.ArgumentParser, run: bool = False) -> None:
+    default = "~/.ffulab/<lab-name>" if run else "the lab of the last 'ffulab run'"
+    parser.add_argument("-w", "--working-dir", type=Path, help=f"lab workspace (default: {default})")
+
+
+def _existing_workspace(args: argparse.Namespace) -> Path:
+    """``-w`` or the lab of the last ``ffulab run`` (``~/.ffulab/current``)."""
+    if args.working_dir:
+        return args.working_dir.resolve()
+    current = current_workspace()
+    if current is None:
+        raise UsageError("no lab given and no 'ffulab run' yet: pass -w WORKSPACE")
+    return current
 
 
 def _resolve(args: argparse.Namespace) -> Resolved:
@@ -76,6 +82,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     resolved = _resolve(args)
     workspace = (args.working_dir or default_workspace(resolved.config.lab.name)).resolve()
     state = State.open(workspace, resolved.config.lab.name)
+    remember_workspace(workspace)
     log_path = start_log(workspace, "run")
     state.set("config", resolved.to_dict())
     if args.virthost:
@@ -87,6 +94,37 @@ def cmd_run(args: argparse.Namespace) -> int:
         "phase timings: " + ", ".join(f"{name} {seconds:.1f}s" for name, seconds in timings.items())
     )
     return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from ffulab.commands.status import lab_status
+
+    status = lab_status(_existing_workspace(args))
+    if args.json:
+        print_json(status)
+    else:
+        render_status(status)
+    return 0
+
+
+def cmd_destroy(args: argparse.Namespace) -> int:
+    from ffulab.commands.destroy import destroy
+
+    workspace = _existing_workspace(args)
+    start_log(workspace, "destroy")
+    removed = destroy(workspace, progress=lambda line: console.print(f"  {line}", markup=False))
+    console.print(f"destroyed: {len(removed)} resource(s) removed; logs kept in {workspace / 'logs'}")
+    return 0
+
+
+def cmd_ssh(args: argparse.Namespace) -> int:
+    from ffulab.provision.access import ssh_argv
+
+    workspace = _existing_workspace(args)
+    State.load(workspace)  # a clear error when there is no lab
+    command = args.cmd[1:] if args.cmd[:1] == ["--"] else args.cmd
+    argv = ssh_argv(workspace, args.node, command, batch=bool(command))
+    return subprocess.call(argv)
 
 
 def _not_yet(what: str) -> Callable[[argparse.Namespace], int]:
@@ -111,7 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run the pipeline (default: the default job, all phases)")
     _config_flags(run)
-    _workspace_flag(run)
+    _workspace_flag(run, run=True)
     run.add_argument(
         "-t", "--tags", action="append", help=f"phases to run, comma-separated: {','.join(PHASE_NAMES)}"
     )
@@ -119,27 +157,34 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--virthost", help="sandbox | local | ssh://user@host (default: auto)")
     run.set_defaults(func=cmd_run)
 
+    status = sub.add_parser("status", help="nodes, power, addresses, phase, snapshots")
+    _workspace_flag(status)
+    status.add_argument("--json", action="store_true", help="print the status as JSON")
+    status.set_defaults(func=cmd_status)
+
+    destroy_cmd = sub.add_parser("destroy", help="remove everything the lab created (logs stay)")
+    _workspace_flag(destroy_cmd)
+    destroy_cmd.set_defaults(func=cmd_destroy)
+
     for name, summary in (
         ("ffu", "(re)run the FFU phase"),
         ("validate", "Tempest + service checks"),
-        ("status", "nodes, power, addresses, phase, snapshots"),
-        ("destroy", "remove everything the lab created"),
     ):
         command = sub.add_parser(name, help=summary)
-        _workspace_flag(command, required=True)
+        _workspace_flag(command)
         command.set_defaults(func=_not_yet(name))
 
     snapshot = sub.add_parser("snapshot", help="lab-consistent snapshots")
     snapshot.add_argument("action", choices=["create", "list", "revert", "delete"])
     snapshot.add_argument("name", nargs="?")
-    _workspace_flag(snapshot, required=True)
+    _workspace_flag(snapshot)
     snapshot.set_defaults(func=_not_yet("snapshot"))
 
     ssh = sub.add_parser("ssh", help="ssh to a lab node through the workspace ssh config")
-    _workspace_flag(ssh, required=True)
+    _workspace_flag(ssh)
     ssh.add_argument("node")
     ssh.add_argument("cmd", nargs=argparse.REMAINDER)
-    ssh.set_defaults(func=_not_yet("ssh"))
+    ssh.set_defaults(func=cmd_ssh)
 
     virthost = sub.add_parser("virthost", help="install + start libvirt, report the virt type")
     virthost.add_argument("action", choices=["prepare", "check"])

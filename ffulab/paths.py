@@ -27,3 +27,22 @@ def cache_root() -> Path:
 def default_workspace(lab_name: str) -> Path:
     """``~/.ffulab/<lab-name>``, as DESIGN.md promises."""
     return Path.home() / ".ffulab" / lab_name
+
+
+def _current_link() -> Path:
+    return Path.home() / ".ffulab" / "current"
+
+
+def remember_workspace(workspace: Path) -> None:
+    """Point ``~/.ffulab/current`` at the lab just run, so later commands need no ``-w``."""
+    link = _current_link()
+    link.parent.mkdir(parents=True, exist_ok=True)
+    tmp = link.with_name(".current.tmp")
+    tmp.unlink(missing_ok=True)
+    tmp.symlink_to(workspace)
+    tmp.replace(link)
+
+
+def current_workspace() -> Path | None:
+    link = _current_link()
+    return link.resolve() if link.is_symlink() else None

@@ -97,3 +97,22 @@ def render_plan(plan: dict[str, Any]) -> None:
 
 def _versions(versions: dict[str, str]) -> str:
     return ", ".join(f"{name} {version}" for name, version in versions.items()) or "no OpenStack service"
+
+
+def render_status(status: dict[str, Any]) -> None:
+    console.print(f"[bold]lab[/] {status['lab']} in {status['workspace']}")
+    virthost = status.get("virthost") or {}
+    console.print(
+        f"virthost {virthost.get('kind', '-')} ({virthost.get('uri', '-')}), virt type {status.get('virt_type') or '-'}"
+    )
+    nodes = Table("node", "role", "power", "addresses", title="nodes", title_justify="left")
+    for node in status["nodes"]:
+        addresses = ", ".join(f"{kind} {ip}" for kind, ip in node["addresses"].items())
+        nodes.add_row(node["name"], node["role"], node["power"], addresses)
+    console.print(nodes)
+    phases = Table("phase", "status", "seconds", title="phases", title_justify="left")
+    for name, phase in status["phases"].items():
+        phases.add_row(name, phase.get("status", "-"), str(phase.get("seconds", "")))
+    console.print(phases)
+    if status["snapshots"]:
+        console.print("snapshots: " + ", ".join(s["name"] for s in status["snapshots"]))
