@@ -1,0 +1,122 @@
+"""``ffulab destroy``: remove everything the lab's state records, newest first.
+
+Records in state ``planned`` (a crash hit between recording and creating) are removed
+just like ``created`` ones; removing something already gone is not an error. The
+workspace keeps its logs and artifacts; state, keys, disks and configs go.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import signal
+import subprocess
+from collections.abc import Callable
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+from ffulab.errors import FfulabError
+from ffulab.provision import access
+from ffulab.provision.labvirt import lab_virthost
+from ffulab.state import State
+from ffulab.virthost.connection import libvirt_open
+
+log = logging.getLogger(__name__)
+LEFT_IN_WORKSPACE = ("logs", "artifacts")
+
+
+def _remove_domain(conn, record: dict[str, Any]) -> None:
+    import libvirt
+
+    try:
+        domain = conn.lookupByName(record["name"])
+    except libvirt.libvirtError:
+        return
+    if domain.isActive():
+        domain.destroy()
+    flags = (
+        libvirt.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA
+        | libvirt.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE
+        | libvirt.VIR_DOMAIN_UNDEFINE_NVRAM
+    )
+    domain.undefineFlags(flags)
+
+
+def _remove_network(conn, record: dict[str, Any]) -> None:
+    import libvirt
+
+    try:
+        network = conn.networkLookupByName(record["name"])
+    except libvirt.libvirtError:
+        return
+    if network.isActive():
+        network.destroy()
+    network.undefine()
+
+
+def _remove_file(conn, record: dict[str, Any]) -> None:
+    Path(record["name"]).unlink(missing_ok=True)
+
+
+def _remove_process(conn, record: dict[str, Any]) -> None:
+    """Kill a daemon the lab started, only if that PID still runs the recorded command."""
+    pid = record.get("pid")
+    if not pid:
+        return
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return
+    if record.get("match", "") in cmdline:
+        os.kill(pid, signal.SIGTERM)
+
+
+REMOVERS: dict[str, Callable[[Any, dict[str, Any]], None]] = {
+    "domain": _remove_domain,
+    "network": _remove_network,
+    "file": _remove_file,
+    "process": _remove_process,
+}
+
+
+def _close_ssh_masters(workspace: Path, state: State) -> None:
+    config = workspace / access.SSH_CONFIG
+    if not config.exists():
+        return
+    for node in (state.get("layout") or {}).get("nodes", []):
+        subprocess.run(
+            ["ssh", "-F", str(config), "-O", "exit", node["name"]],
+            capture_output=True,
+            timeout=10,
+            check=False,
+        )
+
+
+def destroy(workspace: Path, progress: Callable[[str], None] = print) -> list[str]:
+    """Remove the lab at ``workspace``; return what was removed."""
+    state = State.load(workspace)
+    removed: list[str] = []
+    _close_ssh_masters(workspace, state)
+    virthost = lab_virthost(state) if state.get("virthost") else None
+    with ExitStack() as stack:
+        conn = stack.enter_context(libvirt_open(virthost.uri)) if virthost else None
+        for record in reversed(state.resources()):
+            if conn is None and record["kind"] in ("domain", "network"):
+                raise FfulabError(
+                    f"{workspace}: {record['kind']} {record['name']} is recorded but no virthost is"
+                )
+            REMOVERS[record["kind"]](conn, record)
+            state.forget(record["kind"], record["name"])
+            removed.append(f"{record['kind']} {record['name']}")
+            progress(f"removed {record['kind']} {record['name']}")
+    if virthost:
+        for line in virthost.teardown_if_unused(virthost.uri):
+            progress(line)
+            removed.append(line)
+    for entry in workspace.iterdir():
+        if entry.name not in LEFT_IN_WORKSPACE:
+            shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+    log.info("destroyed the lab in %s (kept: %s)", workspace, ", ".join(LEFT_IN_WORKSPACE))
+    return removed

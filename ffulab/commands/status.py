@@ -1,0 +1,56 @@
+"""``ffulab status``: nodes, power, addresses, phases and snapshots of a lab."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ffulab.provision.labvirt import lab_virthost
+from ffulab.provision.layout import Layout
+from ffulab.state import State
+from ffulab.virthost.connection import libvirt_open
+
+DOMAIN_STATES = {
+    0: "no state",
+    1: "running",
+    2: "blocked",
+    3: "paused",
+    4: "shutting down",
+    5: "off",
+    6: "crashed",
+    7: "suspended",
+}
+
+
+def lab_status(workspace: Path) -> dict[str, Any]:
+    """Everything ``status`` shows, as data (``--json`` prints it as is)."""
+    state = State.load(workspace)
+    layout = Layout.from_dict(state.get("layout")) if state.get("layout") else None
+    nodes = []
+    if layout:
+        power: dict[str, str] = {}
+        virthost = lab_virthost(state)
+        with libvirt_open(virthost.uri) as conn:
+            for domain in conn.listAllDomains():
+                power[domain.name()] = DOMAIN_STATES.get(domain.state()[0], "unknown")
+        for node in layout.nodes:
+            nodes.append(
+                {
+                    "name": node.name,
+                    "role": node.role,
+                    "domain": node.domain,
+                    "power": power.get(node.domain, "not defined"),
+                    "addresses": {kind: nic["ip"] for kind, nic in node.nics.items()},
+                }
+            )
+    phases = state.get("phases", {})
+    return {
+        "lab": state.get("lab"),
+        "workspace": str(workspace),
+        "virthost": state.get("virthost"),
+        "virt_type": state.get("virt_type"),
+        "phase": next((name for name in reversed(list(phases)) if phases[name].get("status")), None),
+        "phases": phases,
+        "nodes": nodes,
+        "snapshots": state.get("snapshots", []),
+    }

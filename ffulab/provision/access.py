@@ -1,0 +1,122 @@
+"""How a person and Ansible reach the lab: per-lab SSH key, ssh.config.ansible, inventory.yml.
+
+In tripleo-quickstart's style the undercloud is reached through the virthost (for
+the sandbox a ProxyCommand into its netns) and every overcloud node through the
+undercloud as jump host, so ``ssh -F WS/ssh.config.ansible undercloud`` works as typed.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import yaml
+
+from ffulab.errors import FfulabError
+from ffulab.proc import run
+from ffulab.provision.layout import Layout
+
+KEY_FILE = "id_ed25519"
+SSH_CONFIG = "ssh.config.ansible"
+INVENTORY = "inventory.yml"
+
+
+def ensure_key(workspace: Path, comment: str) -> Path:
+    """The lab's own SSH key pair (0600), generated once; never printed or logged."""
+    key = workspace / KEY_FILE
+    if not key.exists():
+        run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", str(key)])
+    os.chmod(key, 0o600)
+    return key
+
+
+def public_key(workspace: Path) -> str:
+    return (workspace / f"{KEY_FILE}.pub").read_text().strip()
+
+
+def _write_private(path: Path, text: str) -> None:
+    path.write_text(text)
+    os.chmod(path, 0o600)
+
+
+def write_ssh_config(workspace: Path, layout: Layout, proxy_command: str | None) -> Path:
+    """``ssh.config.ansible``: undercloud via the virthost, overcloud via the undercloud."""
+    key = workspace / KEY_FILE
+    common = [
+        "    User root",
+        f"    IdentityFile {key}",
+        "    IdentitiesOnly yes",
+        "    UserKnownHostsFile /dev/null",
+        "    StrictHostKeyChecking no",
+        "    LogLevel ERROR",
+        "    ServerAliveInterval 15",
+        "    ControlMaster auto",
+        f"    ControlPath /tmp/ffulab-{layout.lab_id[-6:]}-%C",
+        "    ControlPersist 5m",
+    ]
+    lines = [f"# ssh config of lab {layout.lab_id}, written by ffulab"]
+    for node in layout.nodes:
+        lines += ["", f"Host {node.name}", f"    HostName {node.ctlplane_ip}", *common]
+        if node.undercloud:
+            if proxy_command:
+                lines.append(f"    ProxyCommand {proxy_command}")
+        else:
+            lines.append("    ProxyJump undercloud")
+    path = workspace / SSH_CONFIG
+    _write_private(path, "\n".join(lines) + "\n")
+    return path
+
+
+def write_inventory(workspace: Path, layout: Layout) -> Path:
+    """An Ansible inventory: groups undercloud, overcloud and one per role, using the ssh config."""
+    ssh_args = f"-F {workspace / SSH_CONFIG}"
+    hosts = {node.name: {"ansible_host": node.name, "ctlplane_ip": node.ctlplane_ip} for node in layout.nodes}
+    groups: dict[str, dict] = {"undercloud": {"hosts": {"undercloud": hosts["undercloud"]}}}
+    overcloud: dict[str, dict] = {}
+    for node in layout.nodes:
+        if not node.undercloud:
+            overcloud.setdefault(node.role, {"hosts": {}})["hosts"][node.name] = hosts[node.name]
+    groups["overcloud"] = {"children": overcloud}
+    inventory = {
+        "all": {
+            "vars": {
+                "ansible_user": "root",
+                "ansible_ssh_common_args": ssh_args,
+                "ansible_python_interpreter": "/usr/bin/python3",
+            },
+            "children": groups,
+        }
+    }
+    path = workspace / INVENTORY
+    _write_private(path, yaml.safe_dump(inventory, sort_keys=False))
+    return path
+
+
+def ssh_argv(workspace: Path, node: str, command: list[str] | None = None, batch: bool = True) -> list[str]:
+    argv = ["ssh", "-F", str(workspace / SSH_CONFIG)]
+    if batch:
+        argv += ["-o", "BatchMode=yes", "-o", "ConnectTimeout=10"]
+    return [*argv, node, *(command or [])]
+
+
+def wait_for_ssh(workspace: Path, node: str, timeout: float = 600, progress=None) -> float:
+    """Wait until ``node`` runs a command over SSH; return the seconds it took."""
+    started = time.monotonic()
+    last = ""
+    while time.monotonic() - started < timeout:
+        result = subprocess.run(
+            ssh_argv(workspace, node, ["true"]), capture_output=True, text=True, timeout=60, check=False
+        )
+        if result.returncode == 0:
+            return time.monotonic() - started
+        last = (result.stderr or "").strip().splitlines()[-1:] or [""]
+        last = last[0]
+        if progress:
+            progress(f"waiting for SSH on {node} ({time.monotonic() - started:.0f}s): {last}")
+        time.sleep(3)
+    raise FfulabError(
+        f"{node} did not answer SSH within {timeout:.0f}s (last error: {last}); "
+        f"see its console log in {workspace / 'logs' / 'console' / (node + '.log')}"
+    )

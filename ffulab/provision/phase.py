@@ -1,0 +1,119 @@
+"""Phase ``provision``: lab networks, linked-clone overlays and domains; undercloud up.
+
+Each libvirt object and file is recorded in state before it is created, so destroy
+finds it after any crash; rerunning converges (existing objects are kept).
+"""
+
+from __future__ import annotations
+
+import fcntl
+from pathlib import Path
+
+from ffulab.image.boot import kernel_cmdline
+from ffulab.virthost.connection import libvirt_open
+
+from ffulab.errors import FfulabError
+from ffulab.pipeline import Context
+from ffulab.proc import run as run_command
+from ffulab.provision import access
+from ffulab.provision.labvirt import existing_subnets, lab_virthost
+from ffulab.provision.layout import Layout, allocate_subnets, build_layout, lab_id_for
+from ffulab.provision.xml import domain_xml, network_xml
+
+ALLOCATION_LOCK = Path("/run/lock/ffulab-allocation.lock")
+
+
+def _layout(ctx: Context, conn) -> Layout:
+    """The lab's layout from state, or a new one with subnets no other network uses."""
+    if ctx.state.get("layout"):
+        return Layout.from_dict(ctx.state.get("layout"))
+    lab_id = lab_id_for(ctx.resolved.config.lab.name, ctx.workspace)
+    layout = build_layout(ctx.resolved.config, lab_id, allocate_subnets(existing_subnets(conn)))
+    ctx.state.set("layout", layout.to_dict())
+    return layout
+
+
+def _ensure_networks(ctx: Context, conn, layout: Layout) -> None:
+    import libvirt
+
+    for network in layout.networks.values():
+        with ctx.state.creating("network", network.libvirt_name, bridge=network.bridge, cidr=network.cidr):
+            try:
+                net = conn.networkLookupByName(network.libvirt_name)
+            except libvirt.libvirtError:
+                ctx.progress(f"network {network.libvirt_name} ({network.cidr}, bridge {network.bridge})")
+                net = conn.networkDefineXML(network_xml(network, layout.nodes))
+            if not net.isActive():
+                net.create()
+
+
+def _ensure_overlay(ctx: Context, base: Path, path: Path, size_gib: int) -> None:
+    with ctx.state.creating("file", str(path)):
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            run_command(
+                [
+                    "qemu-img",
+                    "create",
+                    "-q",
+                    "-f",
+                    "qcow2",
+                    "-F",
+                    "qcow2",
+                    "-b",
+                    str(base),
+                    str(path),
+                    f"{size_gib}G",
+                ]
+            )
+
+
+def _ensure_domains(ctx: Context, conn, layout: Layout) -> None:
+    import libvirt
+
+    image = ctx.state.get("image")
+    if not image:
+        raise FfulabError("no guest image recorded in the lab state: run the 'image' phase first (-t image)")
+    virt_type = ctx.state.get("virt_type", "qemu")
+    pubkey = access.public_key(ctx.workspace)
+    for node in layout.nodes:
+        disk = ctx.workspace / "disks" / f"{node.name}.qcow2"
+        _ensure_overlay(ctx, Path(image["disk"]), disk, node.disk)
+        console_log = ctx.workspace / "logs" / "console" / f"{node.name}.log"
+        console_log.parent.mkdir(parents=True, exist_ok=True)
+        with ctx.state.creating("domain", node.domain, node=node.name):
+            try:
+                domain = conn.lookupByName(node.domain)
+            except libvirt.libvirtError:
+                ctx.progress(f"define {node.domain} ({node.memory} MiB, {node.vcpus} vCPU, {virt_type})")
+                xml = domain_xml(
+                    node,
+                    layout.networks,
+                    virt_type=virt_type,
+                    disk=disk,
+                    kernel=Path(image["kernel"]),
+                    initrd=Path(image["initrd"]),
+                    cmdline=kernel_cmdline(node.name, pubkey),
+                    console_log=console_log,
+                )
+                domain = conn.defineXML(xml)
+            if node.undercloud and not domain.isActive():
+                ctx.progress("start the undercloud")
+                domain.create()
+
+
+def run(ctx: Context) -> None:
+    virthost = lab_virthost(ctx)
+    access.ensure_key(ctx.workspace, f"ffulab-{ctx.resolved.config.lab.name}")
+    ALLOCATION_LOCK.parent.mkdir(parents=True, exist_ok=True)
+    with libvirt_open(virthost.uri) as conn:
+        with ALLOCATION_LOCK.open("w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # two labs provisioning at once get different subnets
+            layout = _layout(ctx, conn)
+            _ensure_networks(ctx, conn, layout)
+        _ensure_domains(ctx, conn, layout)
+    access.write_ssh_config(ctx.workspace, layout, virthost.proxy_command())
+    access.write_inventory(ctx.workspace, layout)
+    seconds = access.wait_for_ssh(ctx.workspace, "undercloud", progress=ctx.progress)
+    ctx.state.set("undercloud_ssh_seconds", round(seconds, 1))
+    ctx.progress(f"undercloud answers SSH ({seconds:.0f}s after start)")
