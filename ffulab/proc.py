@@ -21,6 +21,14 @@ class CommandError(FfulabError):
         super().__init__(f"command failed (exit {returncode}): {shlex.join(argv)}\n{tail}")
 
 
+def redact(text: str, secrets: Sequence[str]) -> str:
+    """Hide every secret in ``text`` before it reaches a log, an error or a screen."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "********")
+    return text
+
+
 def in_netns(netns: str | None, argv: Sequence[str]) -> list[str]:
     """Prefix ``argv`` so it runs inside network namespace ``netns`` (if any)."""
     return ["ip", "netns", "exec", netns, *argv] if netns else list(argv)
@@ -34,10 +42,14 @@ def run(
     input: str | None = None,
     timeout: float | None = None,
     env: dict[str, str] | None = None,
+    secrets: Sequence[str] = (),
 ) -> subprocess.CompletedProcess[str]:
-    """Run ``argv`` (in ``netns`` if given), capture stdout+stderr, raise CommandError on failure."""
+    """Run ``argv`` (in ``netns`` if given), capture stdout+stderr, raise CommandError on failure.
+
+    ``secrets`` (passwords passed as arguments) never appear in the log or in errors.
+    """
     full = in_netns(netns, argv)
-    log.debug("run: %s", shlex.join(full))
+    log.debug("run: %s", redact(shlex.join(full), secrets))
     result = subprocess.run(
         full,
         input=input,
@@ -49,7 +61,8 @@ def run(
         check=False,
     )
     if result.stdout:
-        log.debug("output of %s:\n%s", full[0], result.stdout.rstrip())
+        log.debug("output of %s:\n%s", full[0], redact(result.stdout.rstrip(), secrets))
     if check and result.returncode != 0:
-        raise CommandError(full, result.returncode, result.stdout or "")
+        shown = [redact(arg, secrets) for arg in full]
+        raise CommandError(shown, result.returncode, redact(result.stdout or "", secrets))
     return result

@@ -103,7 +103,8 @@ def render_status(status: dict[str, Any]) -> None:
     console.print(f"[bold]lab[/] {status['lab']} in {status['workspace']}")
     virthost = status.get("virthost") or {}
     console.print(
-        f"virthost {virthost.get('kind', '-')} ({virthost.get('uri', '-')}), virt type {status.get('virt_type') or '-'}"
+        f"virthost {virthost.get('kind', '-')} ({virthost.get('uri', '-')}), "
+        f"virt type {status.get('virt_type') or '-'}"
     )
     nodes = Table("node", "role", "power", "addresses", title="nodes", title_justify="left")
     for node in status["nodes"]:

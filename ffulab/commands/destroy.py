@@ -10,13 +10,13 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import signal
 import subprocess
 from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
+from ffulab.bmc.vbmc import stop_daemon
 from ffulab.errors import FfulabError
 from ffulab.provision import access
 from ffulab.provision.labvirt import lab_virthost
@@ -60,24 +60,15 @@ def _remove_file(conn, record: dict[str, Any]) -> None:
     Path(record["name"]).unlink(missing_ok=True)
 
 
-def _remove_process(conn, record: dict[str, Any]) -> None:
-    """Kill a daemon the lab started, only if that PID still runs the recorded command."""
-    pid = record.get("pid")
-    if not pid:
-        return
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-    except OSError:
-        return
-    if record.get("match", "") in cmdline:
-        os.kill(pid, signal.SIGTERM)
+def _remove_vbmcd(conn, record: dict[str, Any]) -> None:
+    stop_daemon(Path(record["name"]).parent.parent)
 
 
 REMOVERS: dict[str, Callable[[Any, dict[str, Any]], None]] = {
     "domain": _remove_domain,
     "network": _remove_network,
     "file": _remove_file,
-    "process": _remove_process,
+    "vbmcd": _remove_vbmcd,
 }
 
 

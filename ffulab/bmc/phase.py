@@ -1,0 +1,50 @@
+"""Phase ``bmc``: a vbmc per overcloud node, instackenv.json, power-on from the undercloud."""
+
+from __future__ import annotations
+
+import json
+import os
+
+from ffulab.bmc import vbmc
+from ffulab.bmc.instackenv import bmc_ports, instackenv
+from ffulab.bmc.power import power_on_all
+from ffulab.pipeline import Context
+from ffulab.provision.access import wait_for_ssh
+from ffulab.provision.labvirt import lab_virthost
+from ffulab.provision.layout import Layout
+from ffulab.secrets import lab_secret
+
+BMC_USER = "admin"
+INSTACKENV = "instackenv.json"
+
+
+def run(ctx: Context) -> None:
+    virthost = lab_virthost(ctx)
+    layout = Layout.from_dict(ctx.state.get("layout"))
+    password = lab_secret(ctx.workspace, "bmc_password")
+    address = layout.networks["external"].gateway
+    vbmc.write_config(ctx.workspace, layout.lab_id)
+    vbmc.start_daemon(ctx.state, virthost.netns)
+    ports = bmc_ports(layout)
+    for node in layout.nodes:
+        if node.name in ports:
+            ctx.progress(f"BMC for {node.name} on {address}:{ports[node.name]}")
+            vbmc.ensure_bmc(
+                ctx.workspace,
+                virthost.netns,
+                node.domain,
+                address,
+                ports[node.name],
+                BMC_USER,
+                password,
+                virthost.uri,
+            )
+    env = instackenv(layout, BMC_USER, password)
+    path = ctx.workspace / INSTACKENV
+    path.write_text(json.dumps(env, indent=2))
+    os.chmod(path, 0o600)
+    ctx.state.set("bmc", {"address": address, "user": BMC_USER, "ports": ports})
+    power_on_all(ctx.workspace, env, password, ctx.progress)
+    for name in ports:
+        seconds = wait_for_ssh(ctx.workspace, name, progress=ctx.progress)
+        ctx.progress(f"{name} answers SSH through the undercloud ({seconds:.0f}s)")

@@ -1,0 +1,28 @@
+"""Per-lab generated credentials (BMC, service passwords), kept in one 0600 file.
+
+Generated on first use and never printed or logged; other modules ask for a secret
+by name and pass it on without echoing it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets as random
+from pathlib import Path
+
+SECRETS_FILE = "secrets.json"
+
+
+def lab_secret(workspace: Path, name: str, length: int = 24) -> str:
+    """The lab's secret ``name``, created (URL-safe random) the first time it is asked for."""
+    path = workspace / SECRETS_FILE
+    values: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
+    if name not in values:
+        values[name] = random.token_urlsafe(length)[:length]
+        fd = os.open(path.with_suffix(".tmp"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            json.dump(values, handle)
+        os.replace(path.with_suffix(".tmp"), path)
+    os.chmod(path, 0o600)
+    return values[name]
