@@ -8,7 +8,6 @@ workspace keeps its logs and artifacts; state, keys, disks and configs go.
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 import subprocess
 from collections.abc import Callable
