@@ -1,0 +1,30 @@
+"""The pipeline's ``virthost`` phase: prepare the lab's virthost, record it and its virt type."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ffulab.errors import FfulabError
+from ffulab.virthost import from_record, virthost_for
+
+if TYPE_CHECKING:
+    from ffulab.pipeline import Context
+
+
+def run(ctx: Context) -> None:
+    settings = ctx.resolved.config.settings
+    spec = ctx.options.get("virthost") or ctx.state.get("virthost_spec") or settings.virthost
+    recorded = ctx.state.get("virthost")
+    # 'auto' must not move a lab that already lives on a virthost
+    virthost = from_record(recorded) if recorded and spec in (None, "", "auto") else virthost_for(spec)
+    if recorded and recorded.get("spec") != virthost.spec and ctx.state.resources():
+        raise FfulabError(
+            f"this lab lives on virthost {recorded.get('spec')}, not {virthost.spec}: "
+            f"use --virthost {recorded.get('spec')}, or 'ffulab destroy -w {ctx.workspace}' first"
+        )
+    for line in virthost.prepare(progress=ctx.progress):
+        ctx.progress(line)
+    result, _ = virthost.virt_type()
+    ctx.state.set("virthost", virthost.to_record())
+    ctx.state.set("virt_type", result.virt_type)
+    ctx.progress(f"virthost {virthost.spec} ready, virt type {result.virt_type} ({result.reason})")
