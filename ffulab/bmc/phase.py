@@ -15,13 +15,15 @@ from ffulab.provision.layout import Layout
 from ffulab.secrets import lab_secret
 
 BMC_USER = "admin"
+BMC_PASSWORD_LENGTH = 16
+"""IPMI 2.0 (lanplus) passwords are at most 20 bytes."""
 INSTACKENV = "instackenv.json"
 
 
 def run(ctx: Context) -> None:
     virthost = lab_virthost(ctx)
     layout = Layout.from_dict(ctx.state.get("layout"))
-    password = lab_secret(ctx.workspace, "bmc_password")
+    password = lab_secret(ctx.workspace, "bmc_password", length=BMC_PASSWORD_LENGTH)
     address = layout.networks["external"].gateway
     vbmc.write_config(ctx.workspace, layout.lab_id)
     vbmc.start_daemon(ctx.state, virthost.netns)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from ffulab.phases import PHASE_NAMES
 from ffulab.provision.labvirt import lab_virthost
 from ffulab.provision.layout import Layout
 from ffulab.state import State
@@ -43,13 +44,14 @@ def lab_status(workspace: Path) -> dict[str, Any]:
                     "addresses": {kind: nic["ip"] for kind, nic in node.nics.items()},
                 }
             )
-    phases = state.get("phases", {})
+    recorded = state.get("phases", {})
+    phases = {name: recorded[name] for name in PHASE_NAMES if name in recorded}  # pipeline order
     return {
         "lab": state.get("lab"),
         "workspace": str(workspace),
         "virthost": state.get("virthost"),
         "virt_type": state.get("virt_type"),
-        "phase": next((name for name in reversed(list(phases)) if phases[name].get("status")), None),
+        "phase": next(reversed(phases), None),
         "phases": phases,
         "nodes": nodes,
         "snapshots": state.get("snapshots", []),
