@@ -127,6 +127,25 @@ def cmd_ssh(args: argparse.Namespace) -> int:
     return subprocess.call(argv)
 
 
+def cmd_virthost(args: argparse.Namespace) -> int:
+    from ffulab.virthost import virthost_for
+
+    virthost = virthost_for(args.virthost)
+    if args.action == "prepare":
+        changed = virthost.prepare(progress=lambda line: console.print(f"  {line}", markup=False))
+        console.print(f"virthost {virthost.spec}: " + ("ready, nothing changed" if not changed else "ready"))
+        for line in changed:
+            console.print(f"  {line}", markup=False)
+        return 0
+    report = virthost.check()
+    if args.json:
+        print_json(report.to_dict())
+    else:
+        for line in report.lines():
+            console.print(line, markup=False)
+    return 0 if report.ok else 1
+
+
 def _not_yet(what: str) -> Callable[[argparse.Namespace], int]:
     def command(args: argparse.Namespace) -> int:
         raise FfulabError(f"'ffulab {what}' is not implemented yet in this version of ffulab")
@@ -189,7 +208,8 @@ def build_parser() -> argparse.ArgumentParser:
     virthost = sub.add_parser("virthost", help="install + start libvirt, report the virt type")
     virthost.add_argument("action", choices=["prepare", "check"])
     virthost.add_argument("--virthost", help="sandbox | local | ssh://user@host (default: auto)")
-    virthost.set_defaults(func=_not_yet("virthost"))
+    virthost.add_argument("--json", action="store_true", help="check: print the report as JSON")
+    virthost.set_defaults(func=cmd_virthost)
 
     job = sub.add_parser("job", help="list, run and export CI jobs")
     job.add_argument("action", choices=["list", "run", "export"])

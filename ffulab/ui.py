@@ -106,10 +106,10 @@ def render_status(status: dict[str, Any]) -> None:
         f"virthost {virthost.get('kind', '-')} ({virthost.get('uri', '-')}), "
         f"virt type {status.get('virt_type') or '-'}"
     )
-    nodes = Table("node", "role", "power", "addresses", title="nodes", title_justify="left")
+    nodes = Table("node", "role", "domain", "IPMI power", "addresses", title="nodes", title_justify="left")
     for node in status["nodes"]:
         addresses = ", ".join(f"{kind} {ip}" for kind, ip in node["addresses"].items())
-        nodes.add_row(node["name"], node["role"], node["power"], addresses)
+        nodes.add_row(node["name"], node["role"], node["power"], node["ipmi_power"] or "-", addresses)
     console.print(nodes)
     phases = Table("phase", "status", "seconds", title="phases", title_justify="left")
     for name, phase in status["phases"].items():

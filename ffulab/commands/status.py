@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from ffulab.bmc.ipmi import power_states
 from ffulab.phases import PHASE_NAMES
 from ffulab.provision.labvirt import lab_virthost
 from ffulab.provision.layout import Layout
@@ -34,6 +35,7 @@ def lab_status(workspace: Path) -> dict[str, Any]:
         with libvirt_open(virthost.uri) as conn:
             for domain in conn.listAllDomains():
                 power[domain.name()] = DOMAIN_STATES.get(domain.state()[0], "unknown")
+        ipmi_power = power_states(virthost, state)
         for node in layout.nodes:
             nodes.append(
                 {
@@ -41,6 +43,7 @@ def lab_status(workspace: Path) -> dict[str, Any]:
                     "role": node.role,
                     "domain": node.domain,
                     "power": power.get(node.domain, "not defined"),
+                    "ipmi_power": ipmi_power.get(node.name),
                     "addresses": {kind: nic["ip"] for kind, nic in node.nics.items()},
                 }
             )
