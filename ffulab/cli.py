@@ -89,6 +89,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         state.set("virthost_spec", args.virthost)
     console.print(f"lab [bold]{resolved.config.lab.name}[/] in {workspace} (log: {log_path})")
     ctx = Context(resolved=resolved, state=state, workspace=workspace, options={"virthost": args.virthost})
+    if args.from_snapshot:
+        from ffulab.commands.snapshot import revert_before_run
+
+        revert_before_run(state, args.from_snapshot)
     timings = run_phases(ctx, phases)
     console.print(
         "phase timings: " + ", ".join(f"{name} {seconds:.1f}s" for name, seconds in timings.items())
@@ -146,6 +150,12 @@ def cmd_virthost(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
+def cmd_snapshot(args: argparse.Namespace) -> int:
+    from ffulab.commands.snapshot import snapshot_command
+
+    return snapshot_command(_existing_workspace(args), args.action, args.name, as_json=args.json)
+
+
 def _not_yet(what: str) -> Callable[[argparse.Namespace], int]:
     def command(args: argparse.Namespace) -> int:
         raise FfulabError(f"'ffulab {what}' is not implemented yet in this version of ffulab")
@@ -174,6 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--skip-tags", action="append", help="phases to skip, comma-separated")
     run.add_argument("--virthost", help="sandbox | local | ssh://user@host (default: auto)")
+    run.add_argument("--from-snapshot", metavar="NAME", help="revert the lab to snapshot NAME first")
     run.set_defaults(func=cmd_run)
 
     status = sub.add_parser("status", help="nodes, power, addresses, phase, snapshots")
@@ -195,9 +206,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     snapshot = sub.add_parser("snapshot", help="lab-consistent snapshots")
     snapshot.add_argument("action", choices=["create", "list", "revert", "delete"])
-    snapshot.add_argument("name", nargs="?")
+    snapshot.add_argument("name", nargs="?", help="snapshot name (create: default snap-<UTC time>)")
     _workspace_flag(snapshot)
-    snapshot.set_defaults(func=_not_yet("snapshot"))
+    snapshot.add_argument("--json", action="store_true", help="list: print the snapshots as JSON")
+    snapshot.set_defaults(func=cmd_snapshot)
 
     ssh = sub.add_parser("ssh", help="ssh to a lab node through the workspace ssh config")
     _workspace_flag(ssh)

@@ -35,6 +35,13 @@ RUNNERS: dict[str, str] = {
 }
 """Phase name -> module providing ``run(ctx: Context) -> None`` (``config`` is resolve itself)."""
 
+AUTO_SNAPSHOTS: dict[str, str] = {
+    "undercloud": "undercloud-ready",
+    "overcloud": "overcloud-deployed",
+    "validate": "validated",
+}
+"""Phase name -> the lab snapshot taken once it is done (off with ``settings.snapshots.auto: false``)."""
+
 
 @dataclass
 class Context:
@@ -87,4 +94,15 @@ def run_phases(ctx: Context, phases: list[str]) -> dict[str, float]:
         ctx.state.mark_phase(phase, "done", seconds=round(seconds, 1), ended=time.time())
         log.info("phase %s: done in %.1fs", phase, seconds)
         console.print(f"[green]✓[/] {phase:<10} {seconds:6.1f}s")
+        if phase in AUTO_SNAPSHOTS:
+            _auto_snapshot(ctx, AUTO_SNAPSHOTS[phase])
     return timings
+
+
+def _auto_snapshot(ctx: Context, name: str) -> None:
+    from ffulab.snapshot import auto_snapshot
+
+    with phase_progress("snapshot") as progress:
+        ctx.progress = progress
+        if auto_snapshot(ctx, name):
+            console.print(f"[green]✓[/] snapshot   {name}")
