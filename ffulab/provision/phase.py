@@ -9,16 +9,15 @@ from __future__ import annotations
 import fcntl
 from pathlib import Path
 
-from ffulab.image.boot import kernel_cmdline
-from ffulab.virthost.connection import libvirt_open
-
 from ffulab.errors import FfulabError
+from ffulab.image.boot import kernel_cmdline
 from ffulab.pipeline import Context
 from ffulab.proc import run as run_command
 from ffulab.provision import access
 from ffulab.provision.labvirt import existing_subnets, lab_virthost
 from ffulab.provision.layout import Layout, allocate_subnets, build_layout, lab_id_for
 from ffulab.provision.xml import domain_xml, network_xml
+from ffulab.virthost.connection import libvirt_open
 
 ALLOCATION_LOCK = Path("/run/lock/ffulab-allocation.lock")
 
