@@ -49,4 +49,5 @@ def run(ctx: Context) -> None:
     power_on_all(ctx.workspace, env, password, ctx.progress)
     for name in ports:
         seconds = wait_for_ssh(ctx.workspace, name, progress=ctx.progress)
+        ctx.state.set("ssh_seconds", {**ctx.state.get("ssh_seconds", {}), name: round(seconds, 1)})
         ctx.progress(f"{name} answers SSH through the undercloud ({seconds:.0f}s)")

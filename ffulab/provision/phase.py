@@ -114,5 +114,5 @@ def run(ctx: Context) -> None:
     access.write_ssh_config(ctx.workspace, layout, virthost.proxy_command())
     access.write_inventory(ctx.workspace, layout)
     seconds = access.wait_for_ssh(ctx.workspace, "undercloud", progress=ctx.progress)
-    ctx.state.set("undercloud_ssh_seconds", round(seconds, 1))
+    ctx.state.set("ssh_seconds", {**ctx.state.get("ssh_seconds", {}), "undercloud": round(seconds, 1)})
     ctx.progress(f"undercloud answers SSH ({seconds:.0f}s after start)")
