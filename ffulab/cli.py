@@ -93,10 +93,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         from ffulab.commands.snapshot import revert_before_run
 
         revert_before_run(state, args.from_snapshot)
-    timings = run_phases(ctx, phases)
-    console.print(
-        "phase timings: " + ", ".join(f"{name} {seconds:.1f}s" for name, seconds in timings.items())
-    )
+    try:
+        run_phases(ctx, phases)
+    finally:
+        timings = ", ".join(f"{name} {seconds:.1f}s" for name, seconds in ctx.timings.items())
+        console.print(f"phase timings: {timings or '-'}; log: {log_path}")
     return 0
 
 

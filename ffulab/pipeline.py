@@ -51,6 +51,7 @@ class Context:
     state: State
     workspace: Path
     options: dict[str, Any] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
     progress: Callable[[str], None] = lambda line: None
 
 
@@ -65,9 +66,9 @@ def runner(phase: str) -> Callable[[Context], None]:
     return module.run
 
 
-def run_phases(ctx: Context, phases: list[str]) -> dict[str, float]:
-    """Run ``phases`` in order; return seconds per phase. The first failure stops the run."""
-    timings: dict[str, float] = {}
+def run_phases(ctx: Context, phases: list[str]) -> None:
+    """Run ``phases`` in order, seconds per phase into ``ctx.timings``. The first failure stops the run."""
+    timings = ctx.timings
     for phase in phases:
         started = time.monotonic()
         if phase == "config":
@@ -84,6 +85,7 @@ def run_phases(ctx: Context, phases: list[str]) -> dict[str, float]:
                 run(ctx)
             except FfulabError as exc:
                 seconds = time.monotonic() - started
+                timings[phase] = round(seconds, 1)
                 ctx.state.mark_phase(phase, "failed", seconds=round(seconds, 1), error=str(exc))
                 log.error("phase %s failed after %.1fs: %s", phase, seconds, exc)
                 if isinstance(exc, PhaseError | NotImplementedPhase):
@@ -96,7 +98,6 @@ def run_phases(ctx: Context, phases: list[str]) -> dict[str, float]:
         console.print(f"[green]✓[/] {phase:<10} {seconds:6.1f}s")
         if phase in AUTO_SNAPSHOTS:
             _auto_snapshot(ctx, AUTO_SNAPSHOTS[phase])
-    return timings
 
 
 def _auto_snapshot(ctx: Context, name: str) -> None:
