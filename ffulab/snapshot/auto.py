@@ -1,0 +1,48 @@
+"""Automatic snapshots at the pipeline's milestones, and the call the FFU engine makes after a release.
+
+``pipeline.AUTO_SNAPSHOTS`` names the snapshot taken after a phase; the FFU engine calls
+``auto_snapshot(ctx, f"ffu-{release}", release=release)`` after each release. An automatic
+snapshot replaces the older automatic one of the same name; ``settings.snapshots.auto: false``
+switches them all off.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from ffulab.snapshot import lab, records
+
+if TYPE_CHECKING:
+    from ffulab.pipeline import Context
+
+log = logging.getLogger(__name__)
+
+
+def auto_enabled(ctx: Context) -> bool:
+    return ctx.resolved.config.settings.snapshots.auto
+
+
+def auto_snapshot(
+    ctx: Context, name: str, *, release: str | None = None, step: int | None = None
+) -> dict[str, Any] | None:
+    """Take the automatic snapshot ``name`` of the lab; return its record (None when switched off).
+
+    ``release``/``step`` record the FFU position (default: read from the state's ``ffu``, if any;
+    ``release`` alone means that release is finished).
+    """
+    if not auto_enabled(ctx):
+        log.info("automatic snapshot %s skipped: settings.snapshots.auto is false", name)
+        return None
+    existing = records.find(ctx.state, name)
+    if existing and not existing.get("auto"):
+        ctx.progress(f"automatic snapshot {name} skipped: a snapshot of that name was made by hand")
+        return None
+    if existing:
+        ctx.progress(f"replacing the older automatic snapshot {name}")
+        lab.delete(ctx.state, name, progress=ctx.progress)
+    ffu = None
+    if release:
+        ffu = {"release": release, "step": records.DONE_STEP if step is None else int(step)}
+    outcome = lab.create(ctx.state, name, auto=True, ffu=ffu, progress=ctx.progress)
+    return outcome.record

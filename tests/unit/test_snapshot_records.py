@@ -1,0 +1,129 @@
+"""Snapshot metadata in state.json: names, FFU positions, and which snapshot an FFU rerun starts from."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ffulab.errors import FfulabError
+from ffulab.snapshot import newest_snapshot_at_or_before, records
+from ffulab.snapshot.errors import BadSnapshotName, NoSuchSnapshot
+from ffulab.state import State
+
+CHAIN = ["2024.1", "2024.2", "2025.1", "2025.2"]
+
+
+@pytest.fixture
+def state(tmp_path: Path) -> State:
+    state = State.open(tmp_path / "ws", "keystone-only")
+    state.set("config", {"config": {"release": {"ffu_chain": CHAIN}}})
+    return state
+
+
+def _add(state: State, name: str, created: float, ffu=None, phases=("overcloud",), status="complete"):
+    records.put(
+        state,
+        {
+            "name": name,
+            "status": status,
+            "created": created,
+            "ffu": ffu,
+            "phases": {phase: {"status": "done"} for phase in phases},
+            "nodes": [],
+        },
+    )
+
+
+def test_a_timestamped_name_is_a_valid_name():
+    name = records.timestamped_name(0)
+    assert name == "snap-19700101-000000"
+    assert records.check_name(name) == name
+
+
+@pytest.mark.parametrize("name", ["", "has space", "it's", "-leading-dash", "a" * 64, "semi;colon"])
+def test_names_qemu_and_a_shell_could_misread_are_refused(name):
+    with pytest.raises(BadSnapshotName) as caught:
+        records.check_name(name)
+    assert caught.value.exit_code == 2
+
+
+def test_ffu_position_is_read_defensively():
+    assert records.ffu_position(None) is None
+    assert records.ffu_position({}) is None
+    assert records.ffu_position("2024.2") is None
+    assert records.ffu_position({"release": "2024.2"}) == {"release": "2024.2", "step": 1}
+    assert records.ffu_position({"release": "2024.2", "step": "4"}) == {"release": "2024.2", "step": 4}
+    assert records.ffu_position({"release": "2024.2", "step": "done"})["step"] == records.DONE_STEP
+    assert records.ffu_position({"release": "2024.2", "step": "fourth"}) is None
+
+
+def test_new_record_keeps_phases_and_ffu_state_as_they_are_now(state: State):
+    state.mark_phase("provision", "done", seconds=3.0)
+    state.set("ffu", {"release": "2024.2", "step": 5, "canary": False})
+    record = records.new_record(state, "s1", [{"name": "undercloud"}], auto=False)
+    state.mark_phase("provision", "failed")
+    state.set("ffu", {"release": "2025.1", "step": 2})
+    assert record["phase"] == "provision"
+    assert record["phases"]["provision"]["status"] == "done", "the record must not share the live map"
+    assert record["ffu"] == {"release": "2024.2", "step": 5}
+    records.restore(state, record)
+    assert state.phase("provision")["status"] == "done"
+    assert state.get("ffu") == {"release": "2024.2", "step": 5, "canary": False}
+    assert state.get("last_revert")["snapshot"] == "s1"
+
+
+def test_restore_of_a_snapshot_from_before_the_ffu_engine_forgets_its_state(state: State):
+    record = records.new_record(state, "early", [], auto=True)
+    state.set("ffu", {"release": "2024.2", "step": 5})
+    records.restore(state, record)
+    assert "ffu" not in State.load(state.workspace).data
+
+
+def test_newest_snapshot_at_or_before_follows_the_ffu_chain(state: State):
+    _add(state, "overcloud-deployed", 1.0)
+    _add(state, "ffu-2024.2", 2.0, ffu={"release": "2024.2", "step": records.DONE_STEP}, phases=("ffu",))
+    _add(state, "mid-2025.1", 3.0, ffu={"release": "2025.1", "step": 4}, phases=("ffu",))
+    _add(state, "validated", 4.0, phases=("ffu", "validate"))  # after the FFU, position unknown
+
+    def pick(release: str, step: int) -> str | None:
+        found = newest_snapshot_at_or_before(state, release, step)
+        return found and found["name"]
+
+    assert pick("2024.2", 3) == "overcloud-deployed"
+    assert pick("2025.1", 1) == "ffu-2024.2"
+    assert pick("2025.1", 4) == "mid-2025.1"
+    assert pick("2025.1", 9) == "mid-2025.1"
+    assert pick("2025.2", 1) == "mid-2025.1"
+
+
+def test_of_two_snapshots_at_the_same_position_the_newer_wins(state: State):
+    _add(state, "older", 1.0, ffu={"release": "2024.2", "step": 3}, phases=("ffu",))
+    _add(state, "newer", 2.0, ffu={"release": "2024.2", "step": 3}, phases=("ffu",))
+    assert newest_snapshot_at_or_before(state, "2024.2", 3)["name"] == "newer"
+
+
+def test_half_made_snapshots_are_never_chosen(state: State):
+    _add(state, "broken", 5.0, ffu={"release": "2024.2", "step": 2}, phases=("ffu",), status="creating")
+    assert newest_snapshot_at_or_before(state, "2025.1", 1) is None
+
+
+def test_a_release_outside_the_chain_is_an_error(state: State):
+    with pytest.raises(FfulabError, match="not in this lab's FFU chain"):
+        newest_snapshot_at_or_before(state, "2023.1", 1)
+
+
+def test_without_a_chain_in_state_series_names_give_the_order(tmp_path: Path):
+    state = State.open(tmp_path / "bare", "keystone-only")
+    _add(state, "a", 1.0, ffu={"release": "2024.2", "step": 9}, phases=("ffu",))
+    _add(state, "b", 2.0, ffu={"release": "2025.1", "step": 2}, phases=("ffu",))
+    assert newest_snapshot_at_or_before(state, "2025.1", 1)["name"] == "a"
+
+
+def test_an_unknown_snapshot_names_the_known_ones(state: State):
+    _add(state, "s1", 1.0)
+    _add(state, "half", 2.0, status="creating")
+    with pytest.raises(NoSuchSnapshot, match=r"snapshots: s1$") as caught:
+        records.get(state, "nope")
+    assert caught.value.exit_code == 2
+    assert records.get(state, "half", complete=False)["name"] == "half"
