@@ -157,6 +157,23 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
     return snapshot_command(_existing_workspace(args), args.action, args.name, as_json=args.json)
 
 
+def cmd_lock(args: argparse.Namespace) -> int:
+    from ffulab.artifacts import lock_release
+
+    resolved = _resolve(args)
+    series = list(resolved.config.series) if args.all_series else (args.series or None)
+    paths = lock_release(
+        resolved,
+        lambda line: console.print(f"  {line}", markup=False),
+        services=args.service or None,
+        series=series,
+        refresh=args.refresh,
+    )
+    for path in paths:
+        console.print(f"locked {path}", markup=False)
+    return 0
+
+
 def _not_yet(what: str) -> Callable[[argparse.Namespace], int]:
     def command(args: argparse.Namespace) -> int:
         raise FfulabError(f"'ffulab {what}' is not implemented yet in this version of ffulab")
@@ -217,6 +234,18 @@ def build_parser() -> argparse.ArgumentParser:
     ssh.add_argument("node")
     ssh.add_argument("cmd", nargs=argparse.REMAINDER)
     ssh.set_defaults(func=cmd_ssh)
+
+    lock = sub.add_parser(
+        "lock", help="build the release's service artifacts and write their pins to release-configs/locks/"
+    )
+    _config_flags(lock)
+    lock.add_argument("--service", action="append", help="only this service (repeatable)")
+    lock.add_argument(
+        "--series", action="append", help="only this series (repeatable; default: the FFU chain)"
+    )
+    lock.add_argument("--all-series", action="store_true", help="every series in release-configs/common.yml")
+    lock.add_argument("--refresh", action="store_true", help="rewrite locks that already exist")
+    lock.set_defaults(func=cmd_lock)
 
     virthost = sub.add_parser("virthost", help="install + start libvirt, report the virt type")
     virthost.add_argument("action", choices=["prepare", "check"])
