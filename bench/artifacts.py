@@ -30,6 +30,7 @@ from ffulab.artifacts.build import ensure_artifact, find_uv
 from ffulab.artifacts.chroot import Overlay, run_in, stream
 from ffulab.artifacts.release import plan_artifacts
 from ffulab.artifacts.roots import Root, builder_recipe, ensure_root, runtime_recipe
+from ffulab.cache import remove_tree
 from ffulab.config.resolve import resolve
 from ffulab.paths import data_root
 
@@ -171,7 +172,7 @@ def _wheelhouse(request, builder: Root) -> dict:
                 "built_from_source": sorted(set(re.findall(r"Building wheel for (\S+)", output))),
             }
             log(f"wheelhouse {label}: {seconds} s, {len(wheels)} wheels")
-            cache.remove_tree(work)
+            remove_tree(work)
     return {"artifact": f"{request.name} {request.version} ({request.series})", "tool": "pip wheel", **runs}
 
 
@@ -224,7 +225,7 @@ def _throwaway_cache() -> Iterator[Path]:
     try:
         yield path
     finally:
-        cache.remove_tree(path)
+        remove_tree(path)
 
 
 if __name__ == "__main__":

@@ -17,8 +17,9 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from ffulab.cache import remove_tree
 from ffulab.image import ImageRecipe, ensure_image
-from ffulab.image.cache import MANIFEST, default_cache_dir, remove_tree
+from ffulab.image.cache import MANIFEST, default_cache_dir
 from ffulab.image.smoke import SmokeVM
 from ffulab.proc import run
 
@@ -44,7 +45,7 @@ def main() -> int:
                 overlay_bytes = vm.overlay.stat().st_blocks * 512
             print(f"boot {n}: SSH after {boots[-1]} s", file=sys.stderr)
     finally:
-        remove_tree(cache)
+        remove_tree(cache, unmount=True)
 
     result = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),

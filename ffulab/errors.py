@@ -5,6 +5,8 @@ the CLI prints ``str(error)`` and exits with ``error.exit_code``: 2 for bad usag
 or configuration (nothing created), 1 for a phase, step or check that failed.
 """
 
+from __future__ import annotations
+
 
 class FfulabError(Exception):
     """Base class: a message for the user and an exit code."""
@@ -32,19 +34,36 @@ class ConfigError(FfulabError):
         super().__init__(message)
 
 
+class ProblemError(FfulabError):
+    """``<subject>: <problem>``, then an optional hint line; ``subject`` names what failed.
+
+    Each subclass decides how its subject reads (``image build``, ``snapshot 'before-ffu'``).
+    """
+
+    subject = "{what}"
+    hint_line = "\n  hint: {hint}"
+
+    def __init__(self, what: str, problem: str, hint: str | None = None):
+        self.what, self.problem, self.hint = what, problem, hint
+        message = f"{self.subject.format(what=what)}: {problem}"
+        if hint:
+            message += self.hint_line.format(hint=hint)
+        super().__init__(message)
+
+
 class VirthostError(FfulabError):
     """The virthost cannot do what a lab needs (missing package, daemon down...)."""
 
 
-class PhaseError(FfulabError):
+class PhaseError(ProblemError):
     """A pipeline phase failed; logs are kept in the workspace."""
 
+    subject = "phase '{what}' failed"
+    hint_line = "\nrerun with: {hint}"
+
     def __init__(self, phase: str, problem: str, rerun: str | None = None):
-        self.phase, self.problem, self.rerun = phase, problem, rerun
-        message = f"phase '{phase}' failed: {problem}"
-        if rerun:
-            message += f"\nrerun with: {rerun}"
-        super().__init__(message)
+        super().__init__(phase, problem, rerun)
+        self.phase, self.rerun = phase, rerun
 
 
 class NotImplementedPhase(FfulabError):
@@ -56,3 +75,52 @@ class NotImplementedPhase(FfulabError):
             f"phase '{phase}' is not implemented yet in this version of ffulab; "
             f"run the phases before it with --tags, or skip it with --skip-tags {phase}"
         )
+
+
+class CacheError(ProblemError):
+    """An entry of the content-addressed cache (image, artifact, build root) could not be handled."""
+
+    subject = "cache {what}"
+
+
+class ImageError(ProblemError):
+    """The base image could not be built or booted; ``what`` is the step."""
+
+    subject = "image {what}"
+
+
+class ArtifactError(ProblemError):
+    """A service artifact (venv archive) or its build root could not be made or checked."""
+
+    subject = "artifact {what}"
+
+
+class LockError(ArtifactError):
+    """A lock file under release-configs/locks/ is malformed or does not fit the config."""
+
+    def __init__(self, path: str, problem: str, hint: str | None = "regenerate it with `ffulab lock`"):
+        super().__init__(path, problem, hint)
+
+
+class SnapshotError(ProblemError):
+    """A lab snapshot could not be taken, reverted to or deleted; the message says what was left."""
+
+    subject = "snapshot '{what}'"
+
+
+class NoSuchSnapshot(SnapshotError):
+    """The lab has no snapshot of that name (bad usage: nothing was changed)."""
+
+    exit_code = 2
+
+    def __init__(self, name: str, known: list[str]):
+        super().__init__(name, f"no such snapshot in this lab; snapshots: {', '.join(known) or 'none'}")
+
+
+class BadSnapshotName(SnapshotError):
+    """A snapshot name with characters libvirt and file names do not take (bad usage)."""
+
+    exit_code = 2
+
+    def __init__(self, name: str, pattern: str):
+        super().__init__(name, f"a snapshot name is letters, digits, '.', '_' and '-' ({pattern})")

@@ -6,7 +6,6 @@ files under release-configs/locks/, roots.py for the Debian trees they are built
 """
 
 from ffulab.artifacts.build import Artifact, ArtifactSpec, ensure_artifact, spec_for
-from ffulab.artifacts.errors import ArtifactError, LockError
 from ffulab.artifacts.lock import read_lock, write_lock
 from ffulab.artifacts.release import (
     ArtifactRequest,
@@ -16,6 +15,7 @@ from ffulab.artifacts.release import (
     plan_artifacts,
 )
 from ffulab.artifacts.roots import Root, builder_recipe, ensure_root, root_from_tree, runtime_recipe
+from ffulab.errors import ArtifactError, LockError
 
 __all__ = [
     "Artifact",

@@ -32,9 +32,10 @@ from typing import Any
 import ffulab
 from ffulab.artifacts import cache
 from ffulab.artifacts.chroot import Overlay, run_in, run_script
-from ffulab.artifacts.errors import ArtifactError, LockError
 from ffulab.artifacts.lock import Lock, canonical_name, parse_freeze, read_lock, sha256_file
 from ffulab.artifacts.roots import Root, builder_recipe, ensure_root, runtime_recipe
+from ffulab.cache import building, key_lock, publish
+from ffulab.errors import ArtifactError, LockError
 from ffulab.proc import CommandError
 
 Progress = Callable[[str], None]
@@ -181,13 +182,13 @@ def ensure_artifact(
     entry = directory / key
     built = False
     if force or not cache.is_complete(entry):
-        with cache.key_lock(directory, key, lambda: say(f"{label}: waiting for another build of it")):
+        with key_lock(directory, key, lambda: say(f"{label}: waiting for another build of it")):
             if force or not cache.is_complete(entry):
                 runtime = runtime or ensure_root(runtime_recipe(suite, mirror), cache_base, say)
                 build = _Build(spec, version, series, constraints, lock, locked, builder, runtime, key)
-                with cache.building(directory, key) as work:
+                with building(directory, key) as work:
                     ready = build.run(work, cache_base / "uv", index_url, say)
-                    cache.publish(ready, directory, key)
+                    publish(ready, directory, key)
                 built = True
     manifest = json.loads((entry / cache.MANIFEST).read_text())
     seconds = round(time.monotonic() - started, 2)

@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ffulab.artifacts.errors import ArtifactError
+from ffulab.errors import ArtifactError
 from ffulab.proc import CommandError
 
 log = logging.getLogger(__name__)

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ffulab.artifacts.errors import LockError
+from ffulab.errors import LockError
 
 LOCKS_DIR = "release-configs/locks"
 

@@ -11,11 +11,11 @@ from pathlib import Path
 from typing import Any
 
 from ffulab.artifacts.build import CLIENT, Artifact, ensure_artifact
-from ffulab.artifacts.errors import ArtifactError
 from ffulab.artifacts.lock import constraint_pin, lock_path, write_lock
 from ffulab.artifacts.roots import builder_recipe, ensure_root, runtime_recipe
 from ffulab.config.schema import LabConfig
 from ffulab.config.services import ServiceSpec, load_catalog
+from ffulab.errors import ArtifactError
 from ffulab.paths import data_root
 
 Progress = Callable[[str], None]

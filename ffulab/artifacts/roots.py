@@ -26,7 +26,8 @@ from pathlib import Path
 
 from ffulab.artifacts import cache
 from ffulab.artifacts.chroot import stream
-from ffulab.artifacts.errors import ArtifactError
+from ffulab.cache import building, key_lock, publish
+from ffulab.errors import ArtifactError
 
 Progress = Callable[[str], None]
 
@@ -138,9 +139,7 @@ def ensure_root(recipe: RootRecipe, cache_dir: Path | None = None, progress: Pro
     entry = roots / digest
     built = False
     if not cache.is_complete(entry):
-        with cache.key_lock(
-            roots, digest, lambda: say(f"{recipe.kind} root: waiting for another build of it")
-        ):
+        with key_lock(roots, digest, lambda: say(f"{recipe.kind} root: waiting for another build of it")):
             if not cache.is_complete(entry):
                 _build_root(recipe, roots, digest, say)
                 built = True
@@ -156,7 +155,7 @@ def _build_root(recipe: RootRecipe, roots: Path, digest: str, say: Progress) -> 
         raise ArtifactError(f"{recipe.kind} root", "needs root (mmdebstrap, mount, chroot)")
     say(f"{recipe.kind} root: mmdebstrap {recipe.suite} with {', '.join(recipe.packages)} (about a minute)")
     started = time.monotonic()
-    with cache.building(roots, digest) as work:
+    with building(roots, digest) as work:
         entry = work / "entry"
         entry.mkdir()
         argv = [
@@ -172,4 +171,4 @@ def _build_root(recipe: RootRecipe, roots: Path, digest: str, say: Progress) -> 
             "seconds": round(time.monotonic() - started, 1),
         }
         (entry / cache.MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-        cache.publish(entry, roots, digest)
+        publish(entry, roots, digest)

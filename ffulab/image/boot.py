@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import re
 
-from ffulab.image.errors import ImageError
+from ffulab.errors import ImageError
 
 ROOT_ARGS = "root=/dev/vda rw console=ttyS0"
 SSH_KEY_PARAM = "ffulab.ssh_key"

@@ -1,7 +1,8 @@
 """Build the base guest image once per recipe digest: mmdebstrap -> configure -> ext4 -> qcow2.
 
-The result is a directory of the cache (see :mod:`ffulab.image.cache`) holding ``disk.qcow2`` (one
-ext4, no partition table), ``vmlinuz`` and ``initrd.img`` for direct kernel boot, and ``manifest.json``.
+The result is a directory of the image cache (see :mod:`ffulab.image.cache`) holding ``disk.qcow2``
+(one ext4, no partition table), ``vmlinuz`` and ``initrd.img`` for direct kernel boot, and
+``manifest.json``.
 """
 
 from __future__ import annotations
@@ -9,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,20 +17,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import ffulab
+from ffulab.cache import building, key_lock, publish
+from ffulab.errors import ImageError
 from ffulab.image import guest
-from ffulab.image.cache import (
-    BUILD_PREFIX,
-    DISK,
-    INITRD,
-    KERNEL,
-    MANIFEST,
-    build_lock,
-    default_cache_dir,
-    is_complete,
-    remove_stale_builds,
-    remove_tree,
-)
-from ffulab.image.errors import ImageError
+from ffulab.image.cache import DISK, INITRD, KERNEL, MANIFEST, default_cache_dir, is_complete
 from ffulab.image.recipe import BUILD_FORMAT, ImageRecipe
 from ffulab.proc import run
 
@@ -69,8 +59,7 @@ def ensure_image(
     image_dir = cache / digest
     built = False
     if not is_complete(image_dir):
-        cache.mkdir(parents=True, exist_ok=True)
-        with build_lock(cache, digest, lambda: say(f"image {digest[:12]}: waiting for another build of it")):
+        with key_lock(cache, digest, lambda: say(f"image {digest[:12]}: waiting for another build of it")):
             if not is_complete(image_dir):
                 _build(recipe, digest, cache, say)
                 built = True
@@ -80,20 +69,23 @@ def ensure_image(
 
 
 def _build(recipe: ImageRecipe, digest: str, cache: Path, say: Progress) -> None:
-    """Build into a work dir of the cache, then rename it into place; with the digest's lock held."""
+    """Build into a work dir of the cache, then rename it into place; with the digest's lock held.
+
+    mmdebstrap mounts /proc, /dev... in the host's namespace: a killed build leaves them mounted in
+    its work dir, so work dirs are unmounted before they are removed.
+    """
     if os.geteuid() != 0:
         raise ImageError("build", "needs root (mmdebstrap, chroot, and mkfs.ext4 -d keeping file owners)")
-    for stale in remove_stale_builds(cache, digest):
-        say(f"removed {stale.name}, left by an interrupted build")
-    remove_tree(cache / digest)  # an incomplete image dir, damaged by hand
-    work = Path(tempfile.mkdtemp(prefix=f"{BUILD_PREFIX}{digest}-", dir=cache))
-    try:
+    with building(
+        cache,
+        digest,
+        unmount=True,
+        on_stale=lambda stale: say(f"removed {stale.name}, left by an interrupted build"),
+    ) as work:
         out = work / "image"
         out.mkdir()
         _build_into(recipe, digest, work, out, say)
-        out.rename(cache / digest)
-    finally:
-        remove_tree(work)
+        publish(out, cache, digest, unmount=True)  # replaces an incomplete image dir, damaged by hand
 
 
 def _build_into(recipe: ImageRecipe, digest: str, work: Path, out: Path, say: Progress) -> None:

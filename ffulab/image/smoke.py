@@ -13,9 +13,9 @@ import time
 from pathlib import Path
 from types import TracebackType
 
+from ffulab.errors import ImageError
 from ffulab.image.boot import kernel_cmdline
 from ffulab.image.build import ImageArtifacts
-from ffulab.image.errors import ImageError
 from ffulab.proc import run
 
 

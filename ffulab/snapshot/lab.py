@@ -15,10 +15,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from ffulab.errors import SnapshotError
 from ffulab.provision.labvirt import lab_virthost
 from ffulab.provision.layout import Layout
 from ffulab.snapshot import domains, records, usable
-from ffulab.snapshot.errors import SnapshotError
 from ffulab.state import State
 from ffulab.virthost.connection import libvirt_open
 

@@ -19,9 +19,8 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from ffulab.errors import FfulabError
+from ffulab.errors import BadSnapshotName, FfulabError, NoSuchSnapshot
 from ffulab.phases import PHASE_NAMES
-from ffulab.snapshot.errors import BadSnapshotName, NoSuchSnapshot
 from ffulab.state import State
 
 KEY = "snapshots"

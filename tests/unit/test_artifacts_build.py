@@ -17,9 +17,10 @@ from ffulab.artifacts.build import (
     spec_for,
 )
 from ffulab.artifacts.chroot import Overlay, chroot_argv, clean_env
-from ffulab.artifacts.errors import ArtifactError, LockError
 from ffulab.artifacts.lock import Lock, write_lock
 from ffulab.artifacts.roots import Root
+from ffulab.cache import BUILD_PREFIX
+from ffulab.errors import ArtifactError, LockError
 
 KEYSTONE = spec_for("keystone")
 BASE = {
@@ -189,7 +190,7 @@ def test_a_failed_build_leaves_nothing_half_made(tmp_path, monkeypatch, roots, c
 
 def test_a_leftover_of_a_killed_build_is_removed_by_the_next_build(tmp_path, fake_build, roots, constraints):
     key = artifact_key(KEYSTONE, "25.0.0", "2024.1", constraints.read_bytes(), None, "b" * 64)
-    leftover = tmp_path / "artifacts" / f"{cache.BUILD_PREFIX}{key}-killed1"
+    leftover = tmp_path / "artifacts" / f"{BUILD_PREFIX}{key}-killed1"
     (leftover / "build" / "upper").mkdir(parents=True)
     _ensure(constraints, tmp_path, roots)
     assert not leftover.exists()

@@ -5,7 +5,6 @@ from pathlib import Path
 import pytest
 
 from ffulab.artifacts.build import _checked_lock, spec_for
-from ffulab.artifacts.errors import LockError
 from ffulab.artifacts.lock import (
     canonical_name,
     constraint_pin,
@@ -17,6 +16,7 @@ from ffulab.artifacts.lock import (
     write_lock,
 )
 from ffulab.config.yamlio import load_yaml
+from ffulab.errors import LockError
 
 REPO = Path(__file__).resolve().parents[2]
 CONSTRAINTS = REPO / "release-configs" / "constraints"

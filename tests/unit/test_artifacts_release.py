@@ -5,13 +5,14 @@ from pathlib import Path
 
 import pytest
 
+from ffulab import cache
 from ffulab.artifacts import build, release, roots
 from ffulab.artifacts.build import Artifact
-from ffulab.artifacts.errors import ArtifactError
 from ffulab.artifacts.lock import read_lock, write_lock
 from ffulab.artifacts.release import ensure_release_artifacts, lock_release, mirror_index, plan_artifacts
 from ffulab.artifacts.roots import Root, builder_recipe, dpkg_versions, root_from_tree, runtime_recipe
 from ffulab.config.resolve import resolve
+from ffulab.errors import ArtifactError
 
 
 def _plan(requests):
@@ -165,11 +166,11 @@ def test_a_root_is_built_only_when_missing(tmp_path, monkeypatch):
     built = []
 
     def fake_build(recipe, roots_dir, digest, say):
-        with roots.cache.building(roots_dir, digest) as work:
+        with cache.building(roots_dir, digest) as work:
             entry = work / "entry"
             _fake_tree(entry / roots.TREE)
             (entry / "manifest.json").write_text("{}")
-            roots.cache.publish(entry, roots_dir, digest)
+            cache.publish(entry, roots_dir, digest)
         built.append(digest)
 
     monkeypatch.setattr(roots, "_build_root", fake_build)

@@ -5,9 +5,9 @@ import subprocess
 
 import pytest
 
+from ffulab.errors import ImageError
 from ffulab.image import guest
 from ffulab.image.boot import MAX_CMDLINE, ROOT_ARGS, SSH_KEY_PARAM, kernel_cmdline
-from ffulab.image.errors import ImageError
 
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDkq3nJ5m4sdZtV0Vq1z3Ym9m8yq4wV0b7l1N5q0e7rF lab key@host"
 FIRSTBOOT = guest.ROOTFS / "usr/local/sbin/ffulab-firstboot"

@@ -7,9 +7,9 @@ import time
 
 import pytest
 
+from ffulab.errors import ImageError
 from ffulab.image import build, cache
 from ffulab.image.build import ensure_image
-from ffulab.image.errors import ImageError
 from ffulab.image.recipe import ImageRecipe
 
 RECIPE = ImageRecipe(mirror="http://deb.example.org/debian")
@@ -136,44 +136,6 @@ def test_an_image_dir_missing_a_file_is_rebuilt(tmp_path, calls):
     first.initrd.unlink()
     again = ensure_image(RECIPE, tmp_path)
     assert again.built and again.initrd.is_file()
-
-
-def test_mounts_below_reads_mountinfo_escapes(tmp_path):
-    base = tmp_path / "a b"
-    mountinfo = tmp_path / "mountinfo"
-    escaped = str(base).replace(" ", "\\040")
-    mountinfo.write_text(
-        f"22 1 0:21 / /proc rw - proc proc rw\n"
-        f"90 1 0:5 / {escaped}/tree/dev rw - devtmpfs udev rw\n"
-        f"91 1 0:6 / {escaped}/tree/proc rw - proc proc rw\n"
-        f"92 1 0:7 / {escaped}x/proc rw - proc proc rw\n"
-    )
-    assert cache.mounts_below(base, mountinfo) == [base / "tree/dev", base / "tree/proc"]
-
-
-def test_remove_tree_unmounts_what_is_mounted_inside_deepest_first(tmp_path, monkeypatch):
-    work = tmp_path / "work"
-    (work / "tree/dev/pts").mkdir(parents=True)
-    mounted = [work / "tree/dev", work / "tree/dev/pts"]
-    unmounted = []
-
-    def umount(argv, **kw):
-        unmounted.append(argv[-1])
-        mounted.remove(type(work)(argv[-1]))
-
-    monkeypatch.setattr(cache, "mounts_below", lambda path: list(mounted))
-    monkeypatch.setattr(cache, "run", umount)
-    cache.remove_tree(work)
-    assert unmounted == [str(work / "tree/dev/pts"), str(work / "tree/dev")]
-    assert not work.exists()
-
-
-def test_remove_tree_refuses_while_something_stays_mounted(tmp_path, monkeypatch):
-    monkeypatch.setattr(cache, "mounts_below", lambda path: [tmp_path / "dev"])
-    monkeypatch.setattr(cache, "run", lambda argv, **kw: None)
-    with pytest.raises(ImageError, match="still mounted"):
-        cache.remove_tree(tmp_path)
-    assert tmp_path.exists()
 
 
 def boot_dir(tmp_path, *versions):

@@ -8,9 +8,8 @@ import pytest
 from snapshot_fakes import VM_STATE_BYTES, FakeLab, make_fake_lab
 
 from ffulab import snapshot
-from ffulab.errors import FfulabError
+from ffulab.errors import FfulabError, NoSuchSnapshot, SnapshotError
 from ffulab.snapshot import domains, records, usable
-from ffulab.snapshot.errors import NoSuchSnapshot, SnapshotError
 from ffulab.state import State
 
 RUNNING, PAUSED, SHUTOFF = 1, 3, 5

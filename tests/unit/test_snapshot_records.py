@@ -6,9 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from ffulab.errors import FfulabError
+from ffulab.errors import BadSnapshotName, FfulabError, NoSuchSnapshot
 from ffulab.snapshot import newest_snapshot_at_or_before, records
-from ffulab.snapshot.errors import BadSnapshotName, NoSuchSnapshot
 from ffulab.state import State
 
 CHAIN = ["2024.1", "2024.2", "2025.1", "2025.2"]
