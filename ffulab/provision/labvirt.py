@@ -6,6 +6,7 @@ import ipaddress
 import xml.etree.ElementTree as ET
 
 from ffulab.errors import FfulabError
+from ffulab.proc import run
 from ffulab.state import State
 from ffulab.virthost import from_record
 
@@ -17,6 +18,17 @@ def lab_virthost(ctx_or_state):
     if not record:
         raise FfulabError("the lab has no virthost yet: run the 'virthost' phase first (-t virthost)")
     return from_record(record)
+
+
+def routed_subnets(virthost) -> list[str]:
+    """IPv4 subnets the virthost's side of the lab already routes (host networks, other bridges)."""
+    result = run(virthost.wrap(["ip", "-4", "-o", "route", "show"]), check=False)
+    subnets = []
+    for line in result.stdout.splitlines():
+        first = line.split()[0] if line.split() else ""
+        if first and first != "default":
+            subnets.append(str(ipaddress.ip_network(first if "/" in first else f"{first}/32", strict=False)))
+    return subnets
 
 
 def existing_subnets(conn) -> list[str]:

@@ -14,7 +14,7 @@ from ffulab.image.boot import kernel_cmdline
 from ffulab.pipeline import Context
 from ffulab.proc import run as run_command
 from ffulab.provision import access
-from ffulab.provision.labvirt import existing_subnets, lab_virthost
+from ffulab.provision.labvirt import existing_subnets, lab_virthost, routed_subnets
 from ffulab.provision.layout import Layout, allocate_subnets, build_layout, lab_id_for
 from ffulab.provision.xml import domain_xml, network_xml
 from ffulab.virthost.connection import libvirt_open
@@ -22,12 +22,14 @@ from ffulab.virthost.connection import libvirt_open
 ALLOCATION_LOCK = Path("/run/lock/ffulab-allocation.lock")
 
 
-def _layout(ctx: Context, conn) -> Layout:
+def _layout(ctx: Context, conn, virthost) -> Layout:
     """The lab's layout from state, or a new one with subnets no other network uses."""
     if ctx.state.get("layout"):
         return Layout.from_dict(ctx.state.get("layout"))
     lab_id = lab_id_for(ctx.resolved.config.lab.name, ctx.workspace)
-    layout = build_layout(ctx.resolved.config, lab_id, allocate_subnets(existing_subnets(conn)))
+    layout = build_layout(
+        ctx.resolved.config, lab_id, allocate_subnets(existing_subnets(conn) + routed_subnets(virthost))
+    )
     ctx.state.set("layout", layout.to_dict())
     return layout
 
@@ -108,7 +110,7 @@ def run(ctx: Context) -> None:
     with libvirt_open(virthost.uri) as conn:
         with ALLOCATION_LOCK.open("w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)  # two labs provisioning at once get different subnets
-            layout = _layout(ctx, conn)
+            layout = _layout(ctx, conn, virthost)
             _ensure_networks(ctx, conn, layout)
         _ensure_domains(ctx, conn, layout)
     access.write_ssh_config(ctx.workspace, layout, virthost.proxy_command())

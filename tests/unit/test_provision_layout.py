@@ -137,3 +137,17 @@ def test_inventory_groups_by_role_and_uses_the_ssh_config(layout: Layout, tmp_pa
     assert set(overcloud["Controller"]["hosts"]) == {"overcloud-controller-0"}
     assert set(overcloud["Compute"]["hosts"]) == {"overcloud-novacompute-0"}
     assert set(inventory["children"]["undercloud"]["hosts"]) == {"undercloud"}
+
+
+def test_routed_subnets_of_the_virthost_count_as_in_use():
+    from ffulab.provision.labvirt import routed_subnets
+
+    class FakeVirthost:
+        def wrap(self, argv):
+            routes = (
+                "default via 10.0.0.1 dev eth0\\n192.168.100.0/24 dev br0 proto kernel\\n10.1.2.3 dev tun0\\n"
+            )
+            return ["printf", routes]
+
+    assert routed_subnets(FakeVirthost()) == ["192.168.100.0/24", "10.1.2.3/32"]
+    assert "192.168.100.0/24" not in allocate_subnets(routed_subnets(FakeVirthost()))
