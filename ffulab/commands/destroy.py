@@ -102,7 +102,7 @@ def destroy(workspace: Path, progress: Callable[[str], None] = print) -> list[st
             removed.append(f"{record['kind']} {record['name']}")
             progress(f"removed {record['kind']} {record['name']}")
     if virthost:
-        for line in virthost.teardown_if_unused(virthost.uri):
+        for line in virthost.teardown_if_unused(virthost.uri, leaving=workspace):
             progress(line)
             removed.append(line)
     for entry in workspace.iterdir():

@@ -70,8 +70,14 @@ class Virthost(ABC):
         """An ssh ProxyCommand that reaches a guest address from this client, or None if direct."""
         return None
 
-    def teardown_if_unused(self, conn_uri: str | None = None) -> list[str]:
-        """Stop what ffulab started for this virthost if no lab uses it any more; return what was done."""
+    def register(self, workspace: Path) -> None:
+        """Note that the lab at ``workspace`` uses this virthost (a shared one stays while any lab does)."""
+
+    def teardown_if_unused(self, conn_uri: str | None = None, leaving: Path | None = None) -> list[str]:
+        """Stop what ffulab started for this virthost if no lab uses it any more; return what was done.
+
+        ``leaving`` is the workspace of a lab being destroyed: it no longer counts as a user.
+        """
         return []
 
     def fix_command(self) -> str:

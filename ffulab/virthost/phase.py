@@ -22,6 +22,7 @@ def run(ctx: Context) -> None:
             f"this lab lives on virthost {recorded.get('spec')}, not {virthost.spec}: "
             f"use --virthost {recorded.get('spec')}, or 'ffulab destroy -w {ctx.workspace}' first"
         )
+    virthost.register(ctx.workspace)
     for line in virthost.prepare(progress=ctx.progress):
         ctx.progress(line)
     result, _ = virthost.virt_type()

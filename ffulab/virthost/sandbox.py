@@ -6,6 +6,8 @@ host's networks, and whatever talks to a guest address runs in the namespace too
 
 from __future__ import annotations
 
+import hashlib
+
 from pathlib import Path
 
 from ffulab import proc
@@ -16,6 +18,8 @@ from ffulab.virthost.connection import libvirt_open
 
 NETNS = "ffulab-sandbox"
 RUN_DIR = Path("/run/ffulab-sandbox")
+USERS_DIR = RUN_DIR / "labs"
+"""One file per lab workspace that uses the sandbox (see ``register``)."""
 
 
 class Sandbox(Virthost):
@@ -50,8 +54,30 @@ class Sandbox(Virthost):
     def proxy_command(self) -> str:
         return f"ip netns exec {NETNS} socat - TCP:%h:%p"
 
-    def teardown_if_unused(self, conn_uri: str | None = None) -> list[str]:
-        """Stop the sandbox's daemons and delete its netns once libvirt there has no domain or network."""
+    def register(self, workspace: Path) -> None:
+        USERS_DIR.mkdir(parents=True, exist_ok=True)
+        (USERS_DIR / _user_key(workspace)).write_text(str(workspace))
+
+    def users(self) -> list[Path]:
+        """Workspaces registered on the sandbox whose lab still exists (stale entries are dropped)."""
+        found = []
+        for entry in USERS_DIR.glob("*") if USERS_DIR.is_dir() else []:
+            workspace = Path(entry.read_text())
+            if (workspace / "state.json").is_file():
+                found.append(workspace)
+            else:
+                entry.unlink(missing_ok=True)
+        return found
+
+    def teardown_if_unused(self, conn_uri: str | None = None, leaving: Path | None = None) -> list[str]:
+        """Stop the sandbox's daemons and delete its netns once no other lab is registered on it and
+        libvirt there has no domain or network (a lab between its virthost and provision phases has
+        no libvirt object yet, but is registered)."""
+        if leaving is not None:
+            (USERS_DIR / _user_key(leaving)).unlink(missing_ok=True)
+        others = [w for w in self.users() if w != leaving]
+        if others:
+            return [f"sandbox kept: lab(s) {', '.join(map(str, others))} use it"]
         namespace = daemons.named_netns_inode(NETNS)
         if namespace is None and not self.pidfile.load():
             return []
@@ -141,3 +167,7 @@ class Sandbox(Virthost):
     @staticmethod
     def _log(name: str) -> Path:
         return daemons.LOG_DIR / f"sandbox-{name}.log"
+
+
+def _user_key(workspace: Path) -> str:
+    return hashlib.sha256(str(workspace).encode()).hexdigest()[:16]
