@@ -1,3 +1,6 @@
+"""The sandbox is shared: it stays while any lab registered on it still exists."""
+
+
 def test_a_registered_lab_keeps_the_sandbox_until_it_leaves(tmp_path, monkeypatch):
     from ffulab.virthost import sandbox as sandbox_module
 
