@@ -72,6 +72,7 @@ class Virthost(ABC):
 
     def register(self, workspace: Path) -> None:
         """Note that the lab at ``workspace`` uses this virthost (a shared one stays while any lab does)."""
+        return None
 
     def teardown_if_unused(self, conn_uri: str | None = None, leaving: Path | None = None) -> list[str]:
         """Stop what ffulab started for this virthost if no lab uses it any more; return what was done.

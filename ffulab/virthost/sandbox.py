@@ -7,7 +7,6 @@ host's networks, and whatever talks to a guest address runs in the namespace too
 from __future__ import annotations
 
 import hashlib
-
 from pathlib import Path
 
 from ffulab import proc
