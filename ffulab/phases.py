@@ -17,7 +17,7 @@ PHASES: tuple[Phase, ...] = (
     Phase("image", "build or reuse the cached guest image (mmdebstrap -> qcow2, direct kernel boot)"),
     Phase("provision", "lab networks, linked-clone overlays, domains; undercloud started, overcloud off"),
     Phase("bmc", "one vbmc daemon for the lab on its external bridge; instackenv.json"),
-    Phase("undercloud", "release mirror of per-release service artifacts; IPMI power-on of the overcloud"),
+    Phase("undercloud", "release mirror of the lab's artifacts on the ctlplane; chrony; openstackclient"),
     Phase("overcloud", "deploy the lab's services at release N with Ansible; snapshot overcloud-deployed"),
     Phase("resources", "create the data that must survive the upgrade (grenade-style)"),
     Phase("ffu", "every intermediate release x steps 1-9, then the final deploy at N+3"),

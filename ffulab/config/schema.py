@@ -108,6 +108,12 @@ class FfuSettings(_Strict):
     canary: bool = False
 
 
+class DeploySettings(_Strict):
+    idempotence: bool = Field(
+        False, description="run the overcloud deploy twice; fail if the second run changes anything"
+    )
+
+
 class Settings(_Strict):
     """Knobs of the lab itself rather than of what it deploys."""
 
@@ -115,6 +121,7 @@ class Settings(_Strict):
     timezone: str = "UTC"
     snapshots: SnapshotSettings = Field(default_factory=SnapshotSettings)
     ffu: FfuSettings = Field(default_factory=FfuSettings)
+    deploy: DeploySettings = Field(default_factory=DeploySettings)
 
 
 class LabConfig(_Strict):

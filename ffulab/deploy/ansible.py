@@ -1,12 +1,17 @@
 """Run the project's playbooks with ansible-runner: progress per task, a log per run, clear failures.
 
 Tasks on a TCG guest cost seconds each (DESIGN.md), so every run uses SSH pipelining and
-the workspace's ssh config (ControlPersist), and reports each task as it starts.
+the workspace's ssh config (ControlPersist), and reports each task as it starts. Each result
+keeps every task's duration and the ``ffulab-step: NAME SECONDS`` lines role scripts print
+(where the time goes inside one script), and counts changed tasks per host (idempotence).
 """
 
 from __future__ import annotations
 
+import json
 import os
+import re
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,7 +31,14 @@ ANSIBLE_ENV = {
     "ANSIBLE_NOCOLOR": "True",
     "ANSIBLE_DEPRECATION_WARNINGS": "False",
     "ANSIBLE_SSH_RETRIES": "3",
+    # no ssh args of Ansible's own (-C, its ControlPersist and ControlPath under ~/.ansible/cp): the
+    # workspace's ssh config (-F) gives the ControlMaster that ffulab's ssh calls share and that
+    # `ffulab destroy` closes; Ansible's own masters outlived a destroyed lab and held its netns
+    "ANSIBLE_SSH_ARGS": "",
 }
+
+STEP_LINE = re.compile(r"^ffulab-step: (?P<name>.+) (?P<seconds>[0-9]+(?:\.[0-9]+)?)\r?$", re.MULTILINE)
+"""What a role script prints for a timed step (roles/common/files/ffulab-lib.sh: ffulab_step)."""
 
 
 @dataclass
@@ -39,6 +51,10 @@ class PlaybookResult:
     log: Path
     changed: dict[str, int] = field(default_factory=dict)
     failures: list[dict[str, str]] = field(default_factory=list)
+    tasks: list[dict[str, Any]] = field(default_factory=list)
+    """Every task result: host, task, seconds, changed."""
+    steps: list[dict[str, Any]] = field(default_factory=list)
+    """The timed steps role scripts reported: host, task, step, seconds."""
 
     @property
     def ok(self) -> bool:
@@ -48,19 +64,74 @@ class PlaybookResult:
 class PlaybookFailed(FfulabError):
     def __init__(self, result: PlaybookResult):
         self.result = result
-        first = result.failures[0] if result.failures else {"task": "?", "host": "?", "msg": result.status}
-        super().__init__(
-            f"{result.playbook}: task '{first['task']}' failed on {first['host']}: {first['msg']}\n"
-            f"full Ansible log: {result.log}"
-        )
+        if result.failures:
+            first = result.failures[0]
+            problem = f"task '{first['task']}' failed on {first['host']}: {first['msg']}"
+            if first["msg"] == NO_LOG_MESSAGE and (error := _ansible_error(result.log)):
+                problem += f"; Ansible said: {error}"
+        else:  # no task failed: ansible-playbook itself did (syntax, missing role, not installed...)
+            problem = f"ansible-playbook {result.status}: {_tail(result.log)}"
+        super().__init__(f"{result.playbook}: {problem}\nfull Ansible log: {result.log}")
+
+
+NO_LOG_MESSAGE = "the output was hidden because of no_log: true"
+
+
+def _ansible_error(path: Path) -> str:
+    """Ansible's own last ``[ERROR]:`` line in the run's log: it names a template or lookup problem of a
+    no_log task (a missing file, an undefined variable), never a variable's value."""
+    try:
+        errors = [
+            line for line in path.read_text(errors="replace").splitlines() if line.startswith("[ERROR]:")
+        ]
+    except OSError:
+        return ""
+    return errors[-1].removeprefix("[ERROR]:").strip()[:400] if errors else ""
+
+
+def _tail(path: Path, lines: int = 6) -> str:
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return "(no output)"
+    return " | ".join(line.strip() for line in text.strip().splitlines()[-lines:]) or "(no output)"
+
+
+def _search_path() -> str:
+    """PATH with the running Python's bin/ first, so its venv's ``ansible-playbook`` is the one run."""
+    here = str(Path(sys.executable).parent)
+    return os.pathsep.join([here, *(p for p in os.environ.get("PATH", "").split(os.pathsep) if p != here)])
+
+
+def _write_vars(directory: Path, ident: str, extravars: dict[str, Any]) -> Path:
+    """The run's variables in a 0600 file passed as ``-e @file``: never on a command line, where
+    ansible-runner would put ``extravars`` (its ``command`` log and ``ps`` would show every secret)."""
+    directory.mkdir(mode=0o700, exist_ok=True)
+    path = directory / f"{ident}.json"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        json.dump(extravars, handle)
+    return path
 
 
 def _failure_message(data: dict[str, Any]) -> str:
+    """The task's message; for a command or script, its exit status and the end of what it printed."""
     result = data.get("res") or {}
-    message = result.get("msg") or result.get("stderr") or result.get("stdout") or "failed"
     if result.get("_ansible_no_log"):
-        message = "the output was hidden because of no_log: true"
-    return " ".join(str(message).split())[:600]
+        return NO_LOG_MESSAGE
+    message = str(result.get("msg") or "")
+    if "rc" in result:
+        output = "\n".join(str(result.get(key) or "") for key in ("stdout", "stderr")).strip()
+        tail = " | ".join(line.strip() for line in output.splitlines()[-8:] if line.strip())
+        status = f"exit {result['rc']}" if result["rc"] else "exit 0 but the script did not finish"
+        message = f"{status}: {tail}" if tail else message or status
+    message = message or str(result.get("stderr") or result.get("stdout") or "failed")
+    return " ".join(message.split())[:900]
+
+
+def script_steps(stdout: str) -> list[tuple[str, float]]:
+    """The ``ffulab-step: NAME SECONDS`` lines of a role script's output."""
+    return [(match["name"].strip(), float(match["seconds"])) for match in STEP_LINE.finditer(stdout or "")]
 
 
 def run_playbook(
@@ -88,29 +159,47 @@ def run_playbook(
         kind = event.get("event")
         if kind == "playbook_on_task_start":
             progress(f"{label}: {data.get('task')}")
-        elif kind == "runner_on_ok" and data.get("res", {}).get("changed"):
-            result.changed[data["host"]] = result.changed.get(data["host"], 0) + 1
+        elif kind == "runner_on_ok":
+            res = data.get("res") or {}
+            host, task = data.get("host", "?"), data.get("task", "?")
+            result.tasks.append(
+                {
+                    "host": host,
+                    "task": task,
+                    "seconds": data.get("duration"),
+                    "changed": bool(res.get("changed")),
+                }
+            )
+            if res.get("changed"):
+                result.changed[host] = result.changed.get(host, 0) + 1
+            if isinstance(res.get("stdout"), str):
+                for step, seconds in script_steps(res["stdout"]):
+                    result.steps.append({"host": host, "task": task, "step": step, "seconds": seconds})
         elif kind in ("runner_on_failed", "runner_on_unreachable") and not data.get("ignore_errors"):
             result.failures.append(
                 {"host": data.get("host", "?"), "task": data.get("task", "?"), "msg": _failure_message(data)}
             )
         return True
 
+    variables = _write_vars(private / "vars", ident, extravars)
     started = time.monotonic()
-    runner = ansible_runner.run(
-        private_data_dir=str(private),
-        artifact_dir=str(logs),
-        ident=ident,
-        playbook=str(root / "playbooks" / playbook),
-        inventory=str(workspace / INVENTORY),
-        roles_path=[str(root / "roles")],
-        extravars=extravars,
-        limit=limit,
-        envvars={**ANSIBLE_ENV, "ANSIBLE_LOCAL_TEMP": str(private / "tmp")},
-        event_handler=on_event,
-        quiet=True,
-        rotate_artifacts=20,
-    )
+    try:
+        runner = ansible_runner.run(
+            private_data_dir=str(private),
+            artifact_dir=str(logs),
+            ident=ident,
+            playbook=str(root / "playbooks" / playbook),
+            inventory=str(workspace / INVENTORY),
+            roles_path=[str(root / "roles")],
+            cmdline=f"-e @{variables}",
+            limit=limit,
+            envvars={**ANSIBLE_ENV, "ANSIBLE_LOCAL_TEMP": str(private / "tmp"), "PATH": _search_path()},
+            event_handler=on_event,
+            quiet=True,
+            rotate_artifacts=20,
+        )
+    finally:
+        variables.unlink(missing_ok=True)
     result.status = runner.status
     result.seconds = round(time.monotonic() - started, 1)
     os.chmod(logs / ident, 0o700)

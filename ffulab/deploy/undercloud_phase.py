@@ -1,0 +1,79 @@
+"""Phase ``undercloud``: the release mirror served on the ctlplane, chrony, openstackclient.
+
+1. artifacts: every OpenStack service of the lab at every series of the FFU chain, plus the
+   undercloud series' openstackclient, built on the virthost or taken from the cache
+   (:func:`ffulab.artifacts.ensure_release_artifacts`);
+2. mirror: only the missing ones are copied to ``/srv/ffulab/mirror/<series>/`` (:mod:`ffulab.deploy.mirror`);
+3. ``playbooks/undercloud.yml``: the mirror's HTTP unit on the ctlplane address, chrony serving the
+   ctlplane, openstackclient unpacked and on PATH.
+
+The mirror's index and URL are recorded in the state for the overcloud and FFU phases.
+"""
+
+from __future__ import annotations
+
+import time
+from functools import partial
+from typing import TYPE_CHECKING
+
+from ffulab.artifacts import ensure_release_artifacts, mirror_index
+from ffulab.deploy.ansible import run_playbook
+from ffulab.deploy.extravars import undercloud_extravars
+from ffulab.deploy.mirror import MIRROR_DIR, MIRROR_PORT, mirror_url, serve_files, sync_mirror
+from ffulab.provision.labvirt import lab_virthost
+from ffulab.provision.layout import Layout
+
+if TYPE_CHECKING:
+    from ffulab.pipeline import Context
+
+STATE_KEY = "undercloud"
+HTTP_VIRTHOSTS = ("sandbox", "local")
+"""Virthost kinds whose bridges are on this machine: the undercloud can pull over HTTP from it."""
+
+
+def run(ctx: Context) -> None:
+    layout = Layout.from_dict(ctx.state.get("layout"))
+    timings: dict[str, float] = {}
+
+    mark = time.monotonic()
+    artifacts = ensure_release_artifacts(ctx.resolved, ctx.progress)
+    timings["artifacts"] = round(time.monotonic() - mark, 1)
+    built = [f"{a.name}-{a.version}" for a in artifacts if a.built]
+    ctx.progress(f"{len(artifacts)} artifact(s) ready ({len(built)} built) in {timings['artifacts']:.0f} s")
+
+    index = mirror_index(artifacts)
+    files = {
+        entry["file"]: artifact.path for entry, artifact in zip(index["artifacts"], artifacts, strict=True)
+    }
+    virthost = lab_virthost(ctx)
+    serve = None
+    if virthost.kind in HTTP_VIRTHOSTS:
+        serve = partial(serve_files, virthost.wrap, layout.networks["ctlplane"].gateway)
+    mark = time.monotonic()
+    sync = sync_mirror(ctx.workspace, index, files, ctx.progress, serve=serve)
+    timings["mirror"] = round(time.monotonic() - mark, 1)
+
+    result = run_playbook(
+        ctx.workspace,
+        "undercloud.yml",
+        undercloud_extravars(ctx.resolved.config, layout, index),
+        ctx.progress,
+        label="undercloud",
+    )
+    timings["playbook"] = result.seconds
+    undercloud = layout.node("undercloud")
+    ctx.state.set(
+        STATE_KEY,
+        {
+            "mirror": {
+                "url": mirror_url(undercloud.ctlplane_ip, MIRROR_PORT),
+                "dir": MIRROR_DIR,
+                "index": index,
+            },
+            "artifacts_built": built,
+            "sync": sync.to_dict(),
+            "changed": result.changed,
+            "steps": result.steps,
+            "timings": timings,
+        },
+    )

@@ -1,0 +1,121 @@
+# ffulab's shell helpers, embedded at the top of every role script (roles/common/files/ffulab-lib.sh).
+# A role script prints "ffulab-changed: WHAT" for each change it makes (Ansible's changed_when looks
+# for it), "ffulab-step: NAME SECONDS" for each timed step (ffulab collects them) and ends with
+# ffulab_done (failed_when wants it); nothing else it prints may hold a secret. No Python runs here: in a TCG guest every Python start-up costs seconds.
+set -euo pipefail
+umask 022
+
+ffulab_changed() { echo "ffulab-changed: $*"; }
+
+# the last line of every role script: the task fails without it (a truncated script must not pass)
+ffulab_done() { echo "ffulab-done"; }
+
+ffulab_now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
+
+# ffulab_time NAME COMMAND...: run COMMAND, print how long it took
+ffulab_time() {
+    local name=$1 start rc=0
+    shift
+    start=$(ffulab_now_ms)
+    "$@" || rc=$?
+    ffulab_step "$name" "$start"
+    return $rc
+}
+
+# ffulab_step NAME START_MS: print the seconds since START_MS
+ffulab_step() {
+    local ms=$(( $(ffulab_now_ms) - $2 ))
+    printf 'ffulab-step: %s %d.%03d\n' "$1" $(( ms / 1000 )) $(( ms % 1000 ))
+}
+
+# ffulab_put PATH MODE OWNER:GROUP < CONTENT: replace PATH only when content, mode or owner differ.
+# Sets FFULAB_PUT_CHANGED=1 when it changed something, else 0.
+ffulab_put() {
+    local path=$1 mode=$2 owner=$3 tmp
+    FFULAB_PUT_CHANGED=0
+    mkdir -p "$(dirname "$path")"
+    tmp=$(mktemp "$path.ffulab-XXXXXX")
+    cat > "$tmp"
+    if [ -f "$path" ] && cmp -s "$tmp" "$path"; then
+        rm -f "$tmp"
+        if [ "$(stat -c '%a %U:%G' "$path")" != "$mode $owner" ]; then
+            chmod "$mode" "$path"
+            chown "$owner" "$path"
+            FFULAB_PUT_CHANGED=1
+            ffulab_changed "$path (mode or owner)"
+        fi
+        return 0
+    fi
+    chmod "$mode" "$tmp"
+    chown "$owner" "$tmp"
+    mv -f "$tmp" "$path"
+    FFULAB_PUT_CHANGED=1
+    ffulab_changed "$path"
+}
+
+# ffulab_dir PATH MODE OWNER:GROUP: a directory with that mode and owner
+ffulab_dir() {
+    local path=$1 mode=$2 owner=$3
+    if [ ! -d "$path" ]; then
+        mkdir -p "$path"
+        ffulab_changed "$path"
+    fi
+    if [ "$(stat -c '%a %U:%G' "$path")" != "$mode $owner" ]; then
+        chmod "$mode" "$path"
+        chown "$owner" "$path"
+        ffulab_changed "$path (mode or owner)"
+    fi
+}
+
+# ffulab_system_user NAME HOME: a system user and group without login
+ffulab_system_user() {
+    if ! getent passwd "$1" > /dev/null; then
+        useradd --system --user-group --home-dir "$2" --no-create-home --shell /usr/sbin/nologin "$1"
+        ffulab_changed "user $1"
+    fi
+}
+
+# ffulab_unit_active UNIT [RESTART]: enable UNIT and have it running; restart it when RESTART is 1
+ffulab_unit_active() {
+    local unit=$1 restart=${2:-0}
+    if [ "$(systemctl is-enabled "$unit" 2>/dev/null)" != enabled ]; then
+        systemctl enable --quiet "$unit"
+        ffulab_changed "$unit enabled"
+    fi
+    if ! systemctl is-active --quiet "$unit"; then
+        systemctl start "$unit"
+        ffulab_changed "$unit started"
+    elif [ "$restart" = 1 ]; then
+        systemctl restart "$unit"
+        ffulab_changed "$unit restarted"
+    fi
+}
+
+# ffulab_fetch URL SHA256 DEST: download from the undercloud mirror, check the sha256
+ffulab_fetch() {
+    local url=$1 sum=$2 dest=$3
+    curl --fail --silent --show-error --retry 5 --retry-connrefused --retry-delay 2 -o "$dest" "$url" || return 1
+    if ! echo "$sum  $dest" | sha256sum --quiet --check --strict -; then
+        rm -f "$dest"
+        echo "ffulab: $url does not have the sha256 of the mirror's index ($sum)" >&2
+        return 1
+    fi
+}
+
+# ffulab_venv ARCHIVE_URL SHA256 VENV: unpack a prebuilt venv archive at VENV (tar -C /), once per sha256.
+# Sets FFULAB_VENV_CHANGED=1 when it unpacked it, else 0.
+ffulab_venv() {
+    local url=$1 sum=$2 venv=$3 archive
+    FFULAB_VENV_CHANGED=0
+    if [ "$(cat "$venv/.ffulab-sha256" 2>/dev/null)" = "$sum" ]; then
+        return 0
+    fi
+    rm -rf "$venv"
+    archive=$(mktemp /var/tmp/ffulab-venv-XXXXXX.tar.zst)
+    ffulab_time "download $(basename "$url")" ffulab_fetch "$url" "$sum" "$archive"
+    ffulab_time "unpack $venv" tar -C / -I zstd -xf "$archive"
+    rm -f "$archive"
+    echo "$sum" > "$venv/.ffulab-sha256"
+    FFULAB_VENV_CHANGED=1
+    ffulab_changed "$venv"
+}

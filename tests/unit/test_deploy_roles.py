@@ -1,0 +1,222 @@
+"""The role scripts as the guests get them: rendered the way Ansible renders them, then ``bash -n``.
+
+A broken here-document or quoting mistake in a template would otherwise show only in a TCG guest,
+minutes into a deploy. Also: ansible-playbook --syntax-check of the playbooks, and the roles'
+ffulab.yml descriptions against what the roles do.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import jinja2
+import jinja2.nativetypes
+import pytest
+import yaml
+from deploy_fakes import fake_index
+
+from ffulab.config.resolve import resolve
+from ffulab.deploy.credentials import AdminCredentials, render_clouds_yaml, render_overcloudrc
+from ffulab.deploy.extravars import overcloud_extravars, undercloud_extravars
+from ffulab.paths import data_root
+from ffulab.provision.layout import allocate_subnets, build_layout, lab_id_for
+
+ROOT = data_root()
+ROLES = ROOT / "roles"
+SCRIPTS = {
+    "overcloud-controller-0": ["common", "timezone", "chrony", "mariadb", "keystone", "haproxy"],
+    "undercloud": ["undercloud", "credentials"],
+}
+
+
+def render(role: str, template: str, variables: dict) -> str:
+    """Render like Ansible's template module and lookup: trim_blocks, role templates dir, its filters."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(ROLES / role / "templates"),
+        trim_blocks=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    env.filters["quote"] = lambda value: shlex.quote(str(value))
+
+    def lookup(kind: str, name: str) -> str:
+        if kind == "ansible.builtin.file":
+            return Path(name).read_text().rstrip("\n")
+        return render(role, name, variables)
+
+    env.globals["lookup"] = lookup
+    return env.get_template(template).render(**variables, role_path=str(ROLES / role))
+
+
+def with_defaults(role: str, variables: dict) -> dict:
+    """The role's defaults/main.yml on top of ``variables``, their own templates resolved."""
+    defaults_file = ROLES / role / "defaults" / "main.yml"
+    defaults = yaml.safe_load(defaults_file.read_text()) if defaults_file.exists() else {}
+    merged = {**defaults, **variables}
+    native = jinja2.nativetypes.NativeEnvironment(undefined=jinja2.StrictUndefined)
+    for _ in range(4):  # defaults may refer to each other (keystone_version -> keystone_artifact)
+        for key, value in merged.items():
+            if isinstance(value, str) and "{{" in value:
+                with contextlib.suppress(jinja2.UndefinedError):
+                    merged[key] = native.from_string(value).render(**merged)
+    return merged
+
+
+@pytest.fixture(scope="module")
+def lab_variables(tmp_path_factory):
+    workspace = tmp_path_factory.mktemp("ws")
+    resolved = resolve()
+    config = resolved.config
+    layout = build_layout(config, lab_id_for(config.lab.name, workspace), allocate_subnets([]))
+    index = fake_index(resolved)
+    overcloud = overcloud_extravars(config, resolved.catalog, layout, workspace, index)
+    credentials = AdminCredentials(overcloud["keystone_public_url"], overcloud["keystone_admin_password"])
+    overcloud["overcloud_clouds_yaml"] = render_clouds_yaml(credentials)
+    overcloud["overcloud_rc"] = render_overcloudrc(credentials, layout.lab_id)
+    hostvars = {node.name: {"ctlplane_ip": node.ctlplane_ip} for node in layout.nodes}
+    common = {"groups": {"all": list(hostvars)}, "hostvars": hostvars}
+    return {
+        "overcloud-controller-0": {
+            **overcloud, **common, "inventory_hostname": "overcloud-controller-0",
+            "ctlplane_ip": hostvars["overcloud-controller-0"]["ctlplane_ip"],
+        },
+        "undercloud": {
+            **overcloud, **undercloud_extravars(config, layout, index), **common,
+            "inventory_hostname": "undercloud", "ctlplane_ip": hostvars["undercloud"]["ctlplane_ip"],
+        },
+    }  # fmt: skip
+
+
+def scripts(lab_variables):
+    for host, roles in SCRIPTS.items():
+        for role in roles:
+            name, template = (role, f"{role}.sh.j2")
+            if role == "credentials":
+                name, template = "undercloud", "credentials.sh.j2"
+            yield host, role, render(name, template, with_defaults(name, lab_variables[host]))
+
+
+def test_every_role_script_is_valid_bash_and_ends_with_ffulab_done(lab_variables):
+    for host, role, text in scripts(lab_variables):
+        check = subprocess.run(["bash", "-n"], input=text, capture_output=True, text=True, check=False)
+        assert check.returncode == 0 and not check.stderr, f"{role} on {host}: {check.stderr}"
+        assert text.rstrip().endswith("ffulab_done"), f"{role}: the last line must be ffulab_done"
+
+
+def test_here_documents_are_closed_on_their_own_line(lab_variables):
+    for _, role, text in scripts(lab_variables):
+        lines = text.splitlines()
+        opened = sum("<<'FFULAB_EOF'" in line or "<<FFULAB_EOF" in line for line in lines)
+        assert lines.count("FFULAB_EOF") == opened, role
+
+
+@pytest.mark.parametrize("action", ["install", "configure", "db_sync"])
+def test_keystone_ffu_parts_are_valid_bash_and_do_only_their_part(lab_variables, action):
+    variables = {**lab_variables["overcloud-controller-0"], "keystone_action": action, "release": "2024.2"}
+    text = render("keystone", "keystone.sh.j2", with_defaults("keystone", variables))
+    check = subprocess.run(["bash", "-n"], input=text, capture_output=True, text=True, check=False)
+    assert check.returncode == 0 and not check.stderr, check.stderr
+    commands = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
+    assert "/opt/openstack/keystone-26.1.1" in commands
+    assert ("ffulab_venv " in commands) == (action == "install")
+    assert ("keystone.conf 640" in commands) == (action == "configure")
+    assert ('keystone-manage" db_sync' in commands) == (action == "db_sync")
+    assert "bootstrap \\" not in commands and "ffulab_unit_active keystone" not in commands, (
+        "FFU never starts it"
+    )
+
+
+def test_keystone_script_writes_the_centrally_generated_keys(lab_variables):
+    variables = lab_variables["overcloud-controller-0"]
+    text = render("keystone", "keystone.sh.j2", with_defaults("keystone", variables))
+    repositories = {"fernet-keys": "keystone_fernet_keys", "credential-keys": "keystone_credential_keys"}
+    for repository, keys in repositories.items():
+        for name, key in variables[keys].items():
+            assert f"/etc/keystone/{repository}/{name} 600 keystone:keystone < <(printf %s {key})" in text
+    commands = [line for line in text.splitlines() if not line.lstrip().startswith("#")]
+    assert not [line for line in commands if "fernet_setup" in line or "credential_setup" in line]
+    assert "/opt/openstack/keystone-25.0.0" in text and "db_sync" in text and "bootstrap" in text
+
+
+def test_secrets_never_reach_a_command_line_in_the_scripts(lab_variables):
+    """Passwords go through files, here-documents, builtins (printf, export) or MYSQL_PWD, never argv."""
+    variables = lab_variables["overcloud-controller-0"]
+    secrets = [variables["keystone_admin_password"], *variables["database_passwords"].values()]
+    for _, role, text in scripts(lab_variables):
+        for line in text.replace("\\\n", " ").splitlines():  # continuation lines joined
+            if any(secret in line for secret in secrets):
+                allowed = ("printf", "export OS_BOOTSTRAP_PASSWORD=", "MYSQL_PWD=", "connection =",
+                           "IDENTIFIED BY", "password:", "OS_PASSWORD=")  # fmt: skip
+                assert any(word in line for word in allowed), (
+                    f"{role}: a secret on a command line: {line.split()[0]}..."
+                )
+
+
+ANSIBLE_PLAYBOOK = Path(sys.executable).parent / "ansible-playbook"
+
+
+@pytest.mark.skipif(not ANSIBLE_PLAYBOOK.exists(), reason="needs ansible-core")
+@pytest.mark.parametrize("playbook", ["undercloud.yml", "overcloud.yml"])
+def test_playbooks_pass_ansibles_syntax_check(playbook, tmp_path):
+    inventory = tmp_path / "inventory.yml"
+    controllers = {"Controller": {"hosts": {"overcloud-controller-0": {}}}}
+    groups = {"undercloud": {"hosts": {"undercloud": {}}}, "overcloud": {"children": controllers}}
+    inventory.write_text(yaml.safe_dump({"all": {"children": groups}}))
+    result = subprocess.run(
+        [str(ANSIBLE_PLAYBOOK), "--syntax-check", "-i", str(inventory), str(ROOT / "playbooks" / playbook)],
+        capture_output=True, text=True, env={"ANSIBLE_ROLES_PATH": str(ROLES), "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path), "ANSIBLE_LOCAL_TEMP": str(tmp_path)}, check=False, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_each_lab_service_has_a_deploy_role():
+    catalog = resolve().catalog
+    for service in catalog:
+        assert (ROLES / service / "tasks" / "main.yml").is_file(), f"roles/{service}: no tasks/main.yml"
+
+
+def test_every_role_is_free_of_python_modules_on_the_guests():
+    """Guest tasks are raw or script (no Python in a TCG guest); only local rendering uses a module."""
+    for tasks in ROLES.glob("*/tasks/*.yml"):
+        for task in yaml.safe_load(tasks.read_text()) or []:
+            modules = [key for key in task if key.startswith("ansible.builtin.")]
+            for module in modules:
+                if module not in (
+                    "ansible.builtin.raw",
+                    "ansible.builtin.script",
+                    "ansible.builtin.include_tasks",
+                ):
+                    where = f"{tasks.relative_to(ROLES)}: {task['name']}"
+                    assert task.get("delegate_to") == "localhost", f"{where} runs {module} in the guest"
+
+
+@pytest.mark.skipif(not shutil.which("bash"), reason="needs bash")
+def test_lib_helpers_put_and_report_changes(tmp_path):
+    lib = (ROLES / "common" / "files" / "ffulab-lib.sh").read_text()
+    target = tmp_path / "etc" / "x.conf"
+    owner = subprocess.run(["id", "-un"], capture_output=True, text=True, check=True).stdout.strip()
+    group = subprocess.run(["id", "-gn"], capture_output=True, text=True, check=True).stdout.strip()
+    put = f"ffulab_put {target} 640 {owner}:{group}"
+    script = "\n".join(
+        [
+            lib,
+            f"{put} < <(echo hello)",
+            'echo "flag=$FFULAB_PUT_CHANGED"',
+            f"{put} <<'FFULAB_EOF'",
+            "hello",
+            "FFULAB_EOF",
+            'echo "flag=$FFULAB_PUT_CHANGED"',
+            'ffulab_time "a step" true',
+            "ffulab_done",
+        ]
+    )
+    out = subprocess.run(["bash", "-c", script], capture_output=True, text=True, check=True).stdout
+    assert out.count("ffulab-changed:") == 1, "the second put of the same content changes nothing"
+    assert f"ffulab-changed: {target}\nflag=1\nflag=0\n" in out
+    assert "ffulab-step: a step 0." in out and out.endswith("ffulab-done\n")
+    assert target.read_text() == "hello\n" and oct(target.stat().st_mode & 0o777) == "0o640"
