@@ -1,0 +1,1 @@
+"""Commands beyond run and plan, one module each."""

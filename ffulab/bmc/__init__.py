@@ -1,0 +1,1 @@
+"""Virtual BMCs: one vbmc daemon per lab, instackenv.json, IPMI power from the undercloud."""

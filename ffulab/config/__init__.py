@@ -1,0 +1,1 @@
+"""Lab configuration: layers, merge, schema, cross-layer checks, the service catalog."""

@@ -1,0 +1,1 @@
+"""The FFU engine: positions along the chain and the walk through them."""

@@ -1,0 +1,1 @@
+"""Provisioning: layout, libvirt XML, networks, overlays, domains, ssh access."""
