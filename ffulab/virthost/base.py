@@ -81,6 +81,15 @@ class Virthost(ABC):
         """
         return []
 
+    def _libvirt_unreachable(self) -> str | None:
+        """Why libvirt at ``self.uri`` does not answer, or None when it does."""
+        try:
+            with libvirt_open(self.uri) as conn:
+                conn.getLibVersion()
+        except VirthostError as exc:
+            return str(exc)
+        return None
+
     def fix_command(self) -> str:
         return f"ffulab virthost prepare --virthost {self.spec}"
 

@@ -13,7 +13,6 @@ from ffulab.errors import VirthostError
 from ffulab.paths import cache_root
 from ffulab.virthost import daemons, hostsetup
 from ffulab.virthost.base import Step, Virthost
-from ffulab.virthost.connection import libvirt_open
 
 SYSTEMD = Path("/run/systemd/system")
 
@@ -48,14 +47,7 @@ class Local(Virthost):
         )
 
     def _libvirtd_missing(self) -> str | None:
-        if sandboxed := self._sandboxed():
-            return sandboxed
-        try:
-            with libvirt_open(self.uri) as conn:
-                conn.getLibVersion()
-        except VirthostError as exc:
-            return str(exc)
-        return None
+        return self._sandboxed() or self._libvirt_unreachable()
 
     def _start_libvirtd(self) -> list[str]:
         if sandboxed := self._sandboxed():

@@ -15,7 +15,6 @@ from ffulab.errors import VirthostError
 from ffulab.paths import cache_root
 from ffulab.virthost import hostsetup
 from ffulab.virthost.base import Step, Virthost
-from ffulab.virthost.connection import libvirt_open
 
 SSH = ("ssh", "-o", "BatchMode=yes", "-o", "ConnectTimeout=15")
 
@@ -80,9 +79,4 @@ class Remote(Virthost):
         return f"packages not installed on {self.target}: {' '.join(names)}" if names else None
 
     def _libvirtd_missing(self) -> str | None:
-        try:
-            with libvirt_open(self.uri) as conn:
-                conn.getLibVersion()
-        except VirthostError as exc:
-            return str(exc)
-        return None
+        return self._libvirt_unreachable()
