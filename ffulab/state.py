@@ -57,6 +57,8 @@ class State:
             raise StateError(
                 f"{path}: state format {data.get('format')} is not {FORMAT}; destroy and recreate"
             )
+        if isinstance(data.get("resources"), list) and "owned" not in data:
+            data["owned"] = data.pop("resources")  # older state files named it so
         return cls(workspace, data)
 
     @classmethod
@@ -73,7 +75,7 @@ class State:
         workspace.mkdir(parents=True, exist_ok=True)
         os.chmod(workspace, 0o700)
         state = cls(
-            workspace, {"format": FORMAT, "lab": lab, "created": time.time(), "resources": [], "phases": {}}
+            workspace, {"format": FORMAT, "lab": lab, "created": time.time(), "owned": [], "phases": {}}
         )
         state.save()
         return state
@@ -94,13 +96,13 @@ class State:
         self.data[key] = value
         self.save()
 
-    # resources -----------------------------------------------------------------------------
+    # owned resources: what destroy removes ---------------------------------------------------
 
     def resources(self, kind: str | None = None) -> list[dict[str, Any]]:
-        return [r for r in self.data["resources"] if kind is None or r["kind"] == kind]
+        return [r for r in self.data["owned"] if kind is None or r["kind"] == kind]
 
     def find(self, kind: str, name: str) -> dict[str, Any] | None:
-        return next((r for r in self.data["resources"] if r["kind"] == kind and r["name"] == name), None)
+        return next((r for r in self.data["owned"] if r["kind"] == kind and r["name"] == name), None)
 
     @contextmanager
     def creating(self, kind: str, name: str, **attrs: Any) -> Iterator[dict[str, Any]]:
@@ -111,7 +113,7 @@ class State:
         record = self.find(kind, name)
         if record is None:
             record = {"kind": kind, "name": name, "status": "planned", **attrs}
-            self.data["resources"].append(record)
+            self.data["owned"].append(record)
         else:
             record.update(attrs)
         self.save()
@@ -120,9 +122,7 @@ class State:
         self.save()
 
     def forget(self, kind: str, name: str) -> None:
-        self.data["resources"] = [
-            r for r in self.data["resources"] if not (r["kind"] == kind and r["name"] == name)
-        ]
+        self.data["owned"] = [r for r in self.data["owned"] if not (r["kind"] == kind and r["name"] == name)]
         self.save()
 
     # phases --------------------------------------------------------------------------------

@@ -155,7 +155,7 @@ def test_destroy_after_sigkill_mid_provision_leaves_nothing(tmp_path, lab):
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         state = workspace / "state.json"
-        if state.exists() and any(r["kind"] == "domain" for r in json.loads(state.read_text())["resources"]):
+        if state.exists() and any(r["kind"] == "domain" for r in json.loads(state.read_text())["owned"]):
             break
         time.sleep(0.05)
     else:
