@@ -101,6 +101,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_ffu(args: argparse.Namespace) -> int:
+    from ffulab.commands.ffu import ffu_command
+
+    return ffu_command(
+        _existing_workspace(args),
+        from_release=args.from_release,
+        from_step=args.from_step,
+        no_revert=args.no_revert,
+        rollback_drill=args.rollback_drill,
+    )
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     from ffulab.commands.status import lab_status
 
@@ -214,13 +226,23 @@ def build_parser() -> argparse.ArgumentParser:
     _workspace_flag(destroy_cmd)
     destroy_cmd.set_defaults(func=cmd_destroy)
 
-    for name, summary in (
-        ("ffu", "(re)run the FFU phase"),
-        ("validate", "Tempest + service checks"),
-    ):
-        command = sub.add_parser(name, help=summary)
-        _workspace_flag(command)
-        command.set_defaults(func=_not_yet(name))
+    ffu = sub.add_parser("ffu", help="(re)run the FFU: continue where it stopped, or from a release and step")
+    _workspace_flag(ffu)
+    ffu.add_argument("--from-release", metavar="R", help="rerun from this release of the chain")
+    ffu.add_argument("--from-step", metavar="S", type=int, help="rerun from this step (1-9; default 1)")
+    ffu.add_argument(
+        "--no-revert", action="store_true", help="with --from-*: do not revert to a snapshot first"
+    )
+    ffu.add_argument(
+        "--rollback-drill",
+        action="store_true",
+        help="run steps 1-4 of the first release, restore the backups and N, verify; the lab stays at N",
+    )
+    ffu.set_defaults(func=cmd_ffu)
+
+    validate = sub.add_parser("validate", help="Tempest + service checks")
+    _workspace_flag(validate)
+    validate.set_defaults(func=_not_yet("validate"))
 
     snapshot = sub.add_parser("snapshot", help="lab-consistent snapshots")
     snapshot.add_argument("action", choices=["create", "list", "revert", "delete"])

@@ -171,3 +171,17 @@ def resolve(
     return Resolved(
         config=config, files=files, overrides=list(extra_vars or []), catalog=catalog, origins=origins
     )
+
+
+def resolve_recorded(record: dict[str, Any]) -> Resolved:
+    """Resolve again the config a lab was made with (``state.json``'s ``config``: files and ``-e``)."""
+    files = record.get("files") or {}
+    if not all(files.get(kind) for kind in ("release", "lab", "nodes")):
+        raise ConfigError("state.json", "config.files", "the lab's config files are not recorded")
+    return resolve(
+        job=files.get("job"),
+        release=files["release"],
+        lab=files["lab"],
+        nodes=files["nodes"],
+        extra_vars=list(record.get("overrides") or []),
+    )

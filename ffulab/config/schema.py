@@ -105,7 +105,11 @@ class SnapshotSettings(_Strict):
 
 
 class FfuSettings(_Strict):
-    canary: bool = False
+    canary: bool = Field(default=False, description="the first node goes alone before the others")
+    rollback_drill: bool = Field(
+        default=False,
+        description="after step 4 of the first release restore the backups and N, verify, then upgrade",
+    )
 
 
 class DeploySettings(_Strict):

@@ -84,12 +84,14 @@ def overcloud_extravars(
     layout: Layout,
     workspace: Path,
     index: dict[str, Any],
+    release: str | None = None,
 ) -> dict[str, Any]:
-    """What ``playbooks/overcloud.yml`` needs to deploy the lab at release N (``config.release.overcloud``).
+    """What ``playbooks/overcloud.yml`` (and ``ffu.yml``) need to deploy the lab at ``release``.
 
-    ``index`` is the undercloud mirror's index (recorded by the undercloud phase).
+    ``release`` defaults to N (``config.release.overcloud``); the FFU passes each release of its
+    chain. ``index`` is the undercloud mirror's index (recorded by the undercloud phase).
     """
-    release = config.release.overcloud
+    release = release or config.release.overcloud
     undercloud = layout.node("undercloud")
     services = {service for role in config.lab.roles.values() for service in role.services}
     openstack = sorted(service for service in services if catalog[service].kind == "openstack")

@@ -38,8 +38,8 @@ PLAYBOOK = "overcloud.yml"
 STATE_KEY = "overcloud"
 
 
-def deploy_extravars(ctx: Context) -> dict[str, Any]:
-    """Everything the overcloud playbook gets, credentials for the undercloud included."""
+def deploy_extravars(ctx: Context, release: str | None = None) -> dict[str, Any]:
+    """Everything the overcloud playbook gets at ``release`` (default N), undercloud credentials included."""
     mirror = (ctx.state.get("undercloud") or {}).get("mirror")
     if not mirror:
         raise FfulabError(
@@ -47,7 +47,7 @@ def deploy_extravars(ctx: Context) -> dict[str, Any]:
         )
     layout = Layout.from_dict(ctx.state.get("layout"))
     extravars = overcloud_extravars(
-        ctx.resolved.config, ctx.resolved.catalog, layout, ctx.workspace, mirror["index"]
+        ctx.resolved.config, ctx.resolved.catalog, layout, ctx.workspace, mirror["index"], release
     )
     if "keystone_public_url" in extravars:
         credentials = admin_credentials(ctx.workspace, extravars["keystone_public_url"])

@@ -3,6 +3,8 @@
 Each position runs ``playbooks/ffu.yml`` with ``release`` and ``step``; the roles' ``tasks/ffu.yml``
 act on ``step|int == N and release == R``. Prep steps (1-3) run on every overcloud node, bootstrap
 steps (4-9) on one node per role; the final deploy at N+3 runs the deploy playbook on every node.
+Within a position the nodes of one role go one at a time (roles side by side), after the canary
+node when there is one. A step no service of the lab acts at is recorded as such and not run.
 State is written before and after each position, so a kill leaves a lab that ``ffulab ffu``
 resumes at the step that did not finish.
 """
@@ -10,8 +12,8 @@ resumes at the step that did not finish.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field
 from typing import Any
 
 from ffulab.errors import FfulabError, PhaseError
@@ -20,6 +22,9 @@ from ffulab.state import State
 
 RunPlaybook = Callable[[str, dict[str, Any], str | None, str], Any]
 """(playbook, extravars, limit, label) -> result; raises on failure."""
+
+FINAL_PLAYBOOK = "overcloud.yml"
+STEP_PLAYBOOK = "ffu.yml"
 
 
 @dataclass
@@ -31,6 +36,12 @@ class FfuPlan:
     extravars: Callable[[str], dict[str, Any]]
     """release -> the variables the roles get at that release."""
     run_playbook: RunPlaybook
+    active_steps: Collection[int] = field(default_factory=lambda: range(1, 10))
+    """The steps at which some service of the lab has tasks; the others are not run."""
+    canary: str | None = None
+    """A node that goes alone before the others at each position it takes part in."""
+    final_extra_hosts: list[str] = field(default_factory=list)
+    """Hosts the final deploy's playbook also acts on (the undercloud gets the new credentials)."""
     snapshot: Callable[[str], None] = lambda release: None
     """Called when a release is done (automatic ``ffu-<release>`` snapshot)."""
     rerun: str = "ffulab ffu"
@@ -41,8 +52,20 @@ class FfuPlan:
         everyone = is_final(self.chain, position) or step in PREP_STEPS
         return [node for nodes in self.role_nodes.values() for node in (nodes if everyone else nodes[:1])]
 
+    def batches(self, position: Position) -> list[list[str]]:
+        """The targets in runs: the canary alone first, then the i-th node of every role together."""
+        targets = self.targets(position)
+        first = [[self.canary]] if self.canary in targets else []
+        rest = [[n for n in nodes if n in targets and n != self.canary] for nodes in self.role_nodes.values()]
+        depth = max(map(len, rest), default=0)
+        waves = [[nodes[i] for nodes in rest if i < len(nodes)] for i in range(depth)]
+        return first + [wave for wave in waves if wave]
 
-def _key(position: Position) -> str:
+    def runs(self, position: Position) -> bool:
+        return is_final(self.chain, position) or position[1] in self.active_steps
+
+
+def step_key(position: Position) -> str:
     return f"{position[0]}/{position[1]}"
 
 
@@ -52,47 +75,69 @@ def run_ffu(
     progress: Callable[[str], None],
     from_release: str | None = None,
     from_step: int | None = None,
+    stop_after: Position | None = None,
 ) -> dict[str, Any]:
-    """Run the FFU from where it stopped (or from ``from_release``/``from_step``); return its state."""
+    """Run the FFU from where it stopped (or from ``from_release``/``from_step``); return its state.
+
+    ``stop_after`` ends the walk after that position (the rollback drill stops after step 4).
+    """
     order = positions(plan.chain)
     ffu = dict(state.get("ffu") or {})
     first = start_index(plan.chain, ffu, from_release, from_step)
     ffu.setdefault("steps", {})
     ffu["chain"] = plan.chain
     for position in order[first:]:
-        release, step = position
-        final = is_final(plan.chain, position)
-        ffu.update({"release": release, "step": step, "status": "running"})
-        state.set("ffu", ffu)
-        label = f"ffu-{release}-final" if final else f"ffu-{release}-step{step}"
-        progress(
-            f"{release} {'final deploy' if final else f'step {step}'} on {', '.join(plan.targets(position))}"
-        )
-        started = time.monotonic()
-        extravars = {**plan.extravars(release), "release": release, "step": step}
-        try:
-            plan.run_playbook(
-                "overcloud.yml" if final else "ffu.yml", extravars, ",".join(plan.targets(position)), label
-            )
-        except FfulabError as exc:
-            ffu["steps"][_key(position)] = {
-                "status": "failed",
-                "seconds": round(time.monotonic() - started, 1),
-            }
-            ffu["status"] = "failed"
-            state.set("ffu", ffu)
-            where = "the final deploy" if final else f"step {step}"
-            raise PhaseError(
-                "ffu",
-                f"{where} of release {release} failed: {exc}",
-                rerun=f"{plan.rerun} --from-release {release} --from-step {step}",
-            ) from exc
-        ffu["steps"][_key(position)] = {"status": "done", "seconds": round(time.monotonic() - started, 1)}
-        last_of_release = final or step == 9
-        ffu.update({"step": DONE if last_of_release else step + 1})
-        state.set("ffu", ffu)
-        if last_of_release:
-            plan.snapshot(release)
+        _run_position(state, plan, ffu, position, progress)
+        if position == stop_after:
+            return ffu
     ffu["status"] = "done"
     state.set("ffu", ffu)
     return ffu
+
+
+def _run_position(
+    state: State, plan: FfuPlan, ffu: dict[str, Any], position: Position, progress: Callable[[str], None]
+) -> None:
+    release, step = position
+    final = is_final(plan.chain, position)
+    what = "the final deploy" if final else f"step {step}"
+    ffu.update({"release": release, "step": step, "status": "running"})
+    record: dict[str, Any] = {"status": "running", "started": round(time.time(), 3)}
+    ffu["steps"][step_key(position)] = record
+    state.set("ffu", ffu)
+    started = time.monotonic()
+    if plan.runs(position):
+        extravars = {**plan.extravars(release), "release": release, "step": step}
+        for batch in plan.batches(position):
+            progress(f"{release} {what} on {', '.join(batch)}")
+            label = f"ffu-{release}-final" if final else f"ffu-{release}-step{step}"
+            try:
+                plan.run_playbook(
+                    FINAL_PLAYBOOK if final else STEP_PLAYBOOK,
+                    extravars,
+                    ",".join(batch + (plan.final_extra_hosts if final else [])),
+                    label,
+                )
+            except FfulabError as exc:
+                record.update(status="failed", seconds=_since(started), ended=round(time.time(), 3))
+                ffu["status"] = "failed"
+                state.set("ffu", ffu)
+                raise PhaseError(
+                    "ffu",
+                    f"{what} of release {release} failed: {exc}",
+                    rerun=f"{plan.rerun} --from-release {release} --from-step {step}",
+                ) from exc
+        record["status"] = "done"
+    else:
+        progress(f"{release} step {step}: no service of this lab acts here")
+        record["status"] = "nothing to do"
+    record.update(seconds=_since(started), ended=round(time.time(), 3))
+    last_of_release = final or step == 9
+    ffu["step"] = DONE if last_of_release else step + 1
+    state.set("ffu", ffu)
+    if last_of_release:
+        plan.snapshot(release)
+
+
+def _since(started: float) -> float:
+    return round(time.monotonic() - started, 1)

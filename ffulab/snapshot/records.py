@@ -28,6 +28,8 @@ NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$"
 """Also a qemu internal snapshot tag: kept free of spaces and quotes."""
 DONE_STEP = 10
 """FFU steps are 1-9; 10 stands for "this release is finished"."""
+RESTORED_KEYS = ("ffu", "overcloud", "resources", "validate")
+"""The state's keys that describe the lab's contents: a revert puts them back as they were."""
 CREATING, COMPLETE = "creating", "complete"
 
 
@@ -108,18 +110,19 @@ def new_record(
         "ffu": ffu if ffu is not None else ffu_position(state.get("ffu")),
         "nodes": nodes,
     }
-    if "ffu" in state.data:
-        record["ffu_state"] = copy.deepcopy(state.get("ffu"))
+    record["state"] = {key: copy.deepcopy(state.data[key]) for key in RESTORED_KEYS if key in state.data}
     return record
 
 
 def restore(state: State, record: dict[str, Any]) -> None:
     """Put back what ffulab believed the lab was at when ``record`` was taken, and say it was reverted."""
     state.data["phases"] = copy.deepcopy(record["phases"])
-    if "ffu_state" in record:
-        state.data["ffu"] = copy.deepcopy(record["ffu_state"])
-    else:
-        state.data.pop("ffu", None)
+    kept = record.get("state", {})
+    for key in RESTORED_KEYS:
+        if key in kept:
+            state.data[key] = copy.deepcopy(kept[key])
+        else:
+            state.data.pop(key, None)
     state.data["last_revert"] = {"snapshot": record["name"], "at": round(time.time(), 3)}
     state.save()
 

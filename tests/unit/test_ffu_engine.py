@@ -74,15 +74,50 @@ def test_a_full_run_visits_every_position_on_the_right_nodes(state):
     recorder, snapshots = Recorder(), []
     result = run_ffu(state, _plan(recorder, snapshots), progress=lambda line: None)
     assert result["status"] == "done"
-    assert len(recorder.calls) == 19
-    prep = recorder.calls[1]
-    assert prep[:3] == ("ffu.yml", "2024.2", 2)
-    assert prep[3] == "overcloud-controller-0,overcloud-controller-1,compute-0"
-    bootstrap = recorder.calls[7]
-    assert bootstrap[2] == 8 and bootstrap[3] == "overcloud-controller-0,compute-0"
+    prep = [call for call in recorder.calls if call[1:3] == ("2024.2", 2)]
+    assert [call[0] for call in prep] == ["ffu.yml", "ffu.yml"]
+    assert [call[3] for call in prep] == ["overcloud-controller-0,compute-0", "overcloud-controller-1"], (
+        "a role's nodes go one at a time, roles side by side"
+    )
+    bootstrap = [call for call in recorder.calls if call[1:3] == ("2024.2", 8)]
+    assert [call[3] for call in bootstrap] == ["overcloud-controller-0,compute-0"]
     assert recorder.calls[-1][:3] == ("overcloud.yml", "2025.2", 1)
+    assert len(recorder.calls) == 19 + 6 + 1
     assert snapshots == ["2024.2", "2025.1", "2025.2"]
-    assert set(State.load(state.workspace).get("ffu")["steps"]) == {f"{r}/{s}" for r, s in positions(CHAIN)}
+    steps = State.load(state.workspace).get("ffu")["steps"]
+    assert set(steps) == {f"{r}/{s}" for r, s in positions(CHAIN)}
+    assert all(step["ended"] >= step["started"] for step in steps.values())
+
+
+def test_the_canary_goes_alone_first_and_the_final_deploy_reaches_the_undercloud(state):
+    recorder = Recorder()
+    plan = _plan(recorder)
+    plan.canary, plan.final_extra_hosts = "overcloud-controller-1", ["undercloud"]
+    run_ffu(state, plan, progress=lambda line: None)
+    final = [call[3] for call in recorder.calls if call[0] == "overcloud.yml"]
+    assert final == [
+        "overcloud-controller-1,undercloud",
+        "overcloud-controller-0,compute-0,undercloud",
+    ]
+
+
+def test_a_step_no_service_acts_at_is_recorded_and_not_run(state):
+    recorder = Recorder()
+    plan = _plan(recorder)
+    plan.active_steps = {2, 8}
+    run_ffu(state, plan, progress=lambda line: None)
+    assert {call[2] for call in recorder.calls if call[0] == "ffu.yml"} == {2, 8}
+    steps = State.load(state.workspace).get("ffu")["steps"]
+    assert steps["2024.2/1"]["status"] == "nothing to do"
+    assert steps["2024.2/2"]["status"] == "done"
+
+
+def test_stop_after_ends_the_walk_there_and_a_rerun_continues(state):
+    recorder = Recorder()
+    run_ffu(state, _plan(recorder), progress=lambda line: None, stop_after=("2024.2", 4))
+    assert recorder.calls[-1][1:3] == ("2024.2", 4)
+    saved = State.load(state.workspace).get("ffu")
+    assert (saved["release"], saved["step"]) == ("2024.2", 5)
 
 
 def test_a_failing_step_stops_with_the_rerun_command_and_resume_continues_there(state):
@@ -97,4 +132,4 @@ def test_a_failing_step_stops_with_the_rerun_command_and_resume_continues_there(
     recorder = Recorder()
     run_ffu(State.load(state.workspace), _plan(recorder), progress=lambda line: None)
     assert recorder.calls[0][1:3] == ("2024.2", 6), "the rerun continues at the step that failed"
-    assert len(recorder.calls) == 19 - 5
+    assert len(recorder.calls) == 19 + 6 + 1 - 5 - 3

@@ -60,15 +60,20 @@ def test_ffu_position_is_read_defensively():
 def test_new_record_keeps_phases_and_ffu_state_as_they_are_now(state: State):
     state.mark_phase("provision", "done", seconds=3.0)
     state.set("ffu", {"release": "2024.2", "step": 5, "canary": False})
+    state.set("overcloud", {"release": "2024.1"})
     record = records.new_record(state, "s1", [{"name": "undercloud"}], auto=False)
     state.mark_phase("provision", "failed")
     state.set("ffu", {"release": "2025.1", "step": 2})
+    state.set("overcloud", {"release": "2025.2"})
+    state.set("validate", {"final": {}})
     assert record["phase"] == "provision"
     assert record["phases"]["provision"]["status"] == "done", "the record must not share the live map"
     assert record["ffu"] == {"release": "2024.2", "step": 5}
     records.restore(state, record)
     assert state.phase("provision")["status"] == "done"
     assert state.get("ffu") == {"release": "2024.2", "step": 5, "canary": False}
+    assert state.get("overcloud") == {"release": "2024.1"}, "what the lab runs goes back too"
+    assert "validate" not in state.data
     assert state.get("last_revert")["snapshot"] == "s1"
 
 

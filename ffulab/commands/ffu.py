@@ -1,0 +1,65 @@
+"""``ffulab ffu``: (re)run the FFU phase of an existing lab, from where it stopped or from a step.
+
+``--from-release R --from-step S`` first reverts the lab to the newest snapshot at or before
+that point (``ffu-ready`` before step 1, ``ffu-<release>`` after each release) and runs from the
+snapshot's point, so the lab is exactly as the FFU left it there; ``--no-revert`` reruns from
+R/S on the lab as it is (after a fix made by hand).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ffulab.config.resolve import resolve_recorded
+from ffulab.logs import start_log
+from ffulab.pipeline import Context, run_phases
+from ffulab.snapshot import newest_snapshot_at_or_before, revert
+from ffulab.snapshot.records import DONE_STEP
+from ffulab.state import State
+from ffulab.ui import console
+
+
+def _say(line: str) -> None:
+    console.print(f"  {line}", markup=False)
+
+
+def ffu_command(
+    workspace: Path,
+    from_release: str | None = None,
+    from_step: int | None = None,
+    no_revert: bool = False,
+    rollback_drill: bool = False,
+) -> int:
+    state = State.load(workspace)
+    resolved = resolve_recorded(state.get("config") or {})
+    log_path = start_log(workspace, "ffu")
+    console.print(f"lab [bold]{resolved.config.lab.name}[/] in {workspace} (log: {log_path})")
+    chain = list(resolved.config.release.ffu_chain)
+    if (from_release or from_step is not None) and not no_revert:
+        from_release, from_step = _revert_to_start(state, chain, from_release or chain[1], from_step or 1)
+    options = {"from_release": from_release, "from_step": from_step, "rollback_drill": rollback_drill}
+    ctx = Context(resolved=resolved, state=state, workspace=workspace, options=options)
+    try:
+        run_phases(ctx, ["ffu"])
+    finally:
+        console.print(f"ffu phase: {ctx.timings.get('ffu', 0):.1f}s; log: {log_path}")
+    return 0
+
+
+def _revert_to_start(state: State, chain: list[str], release: str, step: int) -> tuple[str, int]:
+    """Revert to the newest snapshot at or before (release, step); the position to run from."""
+    record = newest_snapshot_at_or_before(state, release, step)
+    position = (record or {}).get("ffu")
+    if not record or not position:
+        _say(f"no FFU snapshot at or before {release} step {step}: running from there on the lab as it is")
+        return release, step
+    outcome = revert(state, record["name"], progress=_say)
+    start = (position["release"], position["step"])
+    if start[1] == DONE_STEP:
+        start = (chain[chain.index(start[0]) + 1], 1)
+    console.print(
+        f"lab back at snapshot [bold]{record['name']}[/] in {outcome.seconds['reverted']:.1f}s; "
+        f"the FFU runs from {start[0]} step {start[1]}"
+        + ("" if start == (release, step) else f" to reach {release} step {step}")
+    )
+    return start

@@ -1,0 +1,109 @@
+"""Control-plane downtime during the FFU: run the poller beside the lab, turn its samples into windows.
+
+The poller (:mod:`ffulab.ffu.poller`) runs where the lab is reachable (``virthost.wrap``) and
+writes one JSON sample per line into ``<workspace>/logs/downtime-<time>.jsonl``. A window of
+downtime opens at the first failed sample and closes at the next answered one (or at the end
+of the FFU when the API never came back). Each run of ``ffulab ffu`` adds its windows to the
+state's ``ffu.downtime``, so a resumed FFU still reports the whole outage.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ffulab.ffu import poller
+from ffulab.virthost.base import Virthost
+
+log = logging.getLogger(__name__)
+
+INTERVAL = 1.0
+MAX_SECONDS = 6 * 3600
+"""The poller's own bound: longer than any FFU, in case ffulab could not stop it."""
+
+
+@dataclass
+class Poller:
+    """A running poller and the file its samples go to."""
+
+    url: str
+    path: Path
+    process: subprocess.Popen
+
+    @classmethod
+    def start(cls, virthost: Virthost, url: str, logs: Path) -> Poller:
+        logs.mkdir(parents=True, exist_ok=True)
+        path = logs / f"downtime-{time.strftime('%Y%m%d-%H%M%S')}.jsonl"
+        source = Path(poller.__file__).read_text()
+        argv = ["python3", "-u", "-c", source, "--url", url, "--interval", str(INTERVAL)]
+        argv += ["--max-seconds", str(MAX_SECONDS)]
+        with path.open("w") as out:
+            process = subprocess.Popen(
+                virthost.wrap(argv), stdout=out, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL
+            )
+        log.info("downtime poller %d on %s -> %s", process.pid, url, path)
+        return cls(url, path, process)
+
+    def stop(self) -> list[dict[str, Any]]:
+        """Stop the poller and return its samples."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return read_samples(self.path)
+
+
+def read_samples(path: Path) -> list[dict[str, Any]]:
+    samples = []
+    for line in path.read_text().splitlines():
+        try:
+            samples.append(json.loads(line))
+        except ValueError:
+            continue  # a line cut by the kill
+    return samples
+
+
+def windows(samples: list[dict[str, Any]], until: float | None = None) -> list[dict[str, Any]]:
+    """The outages in ``samples``, each {start, end} (``open`` when the API never came back);
+    samples after ``until`` (the end of the FFU) do not count."""
+    found: list[dict[str, Any]] = []
+    opened: float | None = None
+    last = 0.0
+    for sample in sorted(samples, key=lambda s: s["t"]):
+        if until is not None and sample["t"] > until:
+            break
+        last = sample["t"]
+        if not sample["ok"] and opened is None:
+            opened = sample["t"]
+        elif sample["ok"] and opened is not None:
+            found.append({"start": opened, "end": sample["t"]})
+            opened = None
+    if opened is not None:
+        found.append({"start": opened, "end": last, "open": True})
+    return found
+
+
+def merge(
+    previous: dict[str, Any] | None, url: str, samples: list[dict[str, Any]], until: float | None
+) -> dict[str, Any]:
+    """The state's ``ffu.downtime`` after one more run's samples."""
+    record = dict(previous or {"windows": [], "samples": 0})
+    old, new = list(record.get("windows", [])), windows(samples, until)
+    first = min((s["t"] for s in samples), default=None)
+    if old and old[-1].get("open") and new and new[0]["start"] == first:
+        # the API was down when the last run stopped and still is: one outage, also while unwatched
+        old[-1] = {**new.pop(0), "start": old[-1]["start"]}
+    record["windows"] = old + new
+    record["samples"] = record.get("samples", 0) + len(samples)
+    record["failed_samples"] = record.get("failed_samples", 0) + sum(not s["ok"] for s in samples)
+    record["seconds"] = round(sum(w["end"] - w["start"] for w in record["windows"]), 1)
+    record.update(url=url, interval=INTERVAL)
+    return record

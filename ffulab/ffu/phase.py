@@ -1,0 +1,173 @@
+"""Phase ``ffu``: the lab from N to N+3 through the FFU engine, downtime measured, resources verified.
+
+This module turns the lab (config, layout, mirror, settings) into an :class:`FfuPlan`, runs the
+engine with the downtime poller beside it, and records what changed: the state's ``overcloud``
+moves to N+3 (release, versions) once the final deploy is done, and the resources made before
+the FFU are verified. ``ctx.options`` may hold ``from_release``/``from_step`` (a rerun) and
+``rollback_drill`` (:mod:`ffulab.ffu.rollback`).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from ffulab.deploy.ansible import run_playbook
+from ffulab.deploy.overcloud_phase import deploy_extravars
+from ffulab.errors import PhaseError
+from ffulab.ffu import downtime
+from ffulab.ffu.engine import FfuPlan, run_ffu, step_key
+from ffulab.ffu.positions import positions
+from ffulab.provision.access import SSH_CONFIG
+from ffulab.provision.labvirt import lab_virthost
+from ffulab.provision.layout import Layout
+
+if TYPE_CHECKING:
+    from ffulab.pipeline import Context
+
+log = logging.getLogger(__name__)
+
+ARTIFACTS_DIR = "artifacts"
+
+
+def build_plan(ctx: Context) -> FfuPlan:
+    """The engine's view of this lab."""
+    config, catalog = ctx.resolved.config, ctx.resolved.catalog
+    layout = Layout.from_dict(ctx.state.get("layout"))
+    role_nodes: dict[str, list[str]] = {}
+    for name, group in config.overcloud_nodes():
+        role_nodes.setdefault(group.role, []).append(layout.node(name).name)
+    services = {service for role in config.lab.roles.values() for service in role.services}
+    ffu_services = sorted(service for service in services if catalog[service].ffu)
+    cached: dict[str, dict[str, Any]] = {}
+
+    def extravars(release: str) -> dict[str, Any]:
+        if release not in cached:
+            cached[release] = {
+                **deploy_extravars(ctx, release),
+                "ffu_services": ffu_services,
+                "ffulab_artifacts_dir": str(ctx.workspace / ARTIFACTS_DIR),
+                "ffulab_ssh_config": str(ctx.workspace / SSH_CONFIG),
+            }
+        return cached[release]
+
+    def run(playbook: str, variables: dict[str, Any], limit: str | None, label: str) -> Any:
+        return run_playbook(ctx.workspace, playbook, variables, ctx.progress, limit=limit, label=label)
+
+    first_node = next(iter(role_nodes.values()))[0] if role_nodes else None
+    return FfuPlan(
+        chain=list(config.release.ffu_chain),
+        role_nodes=role_nodes,
+        extravars=extravars,
+        run_playbook=run,
+        active_steps={step for service in ffu_services for step in catalog[service].ffu},
+        canary=first_node if config.settings.ffu.canary else None,
+        final_extra_hosts=["undercloud"],
+        snapshot=lambda release: _snapshot(ctx, release),
+        rerun=f"ffulab ffu -w {ctx.workspace}",
+    )
+
+
+def _snapshot(ctx: Context, release: str) -> None:
+    from ffulab.snapshot import auto_snapshot
+
+    auto_snapshot(ctx, f"ffu-{release}", release=release)
+
+
+def run(ctx: Context) -> None:
+    plan = build_plan(ctx)
+    options = ctx.options
+    ffu = ctx.state.get("ffu") or {}
+    rerun = options.get("from_release") or options.get("from_step")
+    if ffu.get("status") == "done" and not rerun and not options.get("rollback_drill"):
+        ctx.progress(f"the FFU is done: the lab is at {plan.chain[-1]}")
+        return
+    if not ffu.get("steps"):
+        _record_before(ctx)
+        _snapshot_ready(ctx, plan)
+    poller = _start_poller(ctx)
+    try:
+        if _drill_wanted(ctx):
+            from ffulab.ffu.rollback import rollback_drill
+
+            rollback_drill(ctx, plan)
+            if options.get("rollback_drill"):
+                return  # `ffulab ffu --rollback-drill`: the lab stays at N
+        run_ffu(ctx.state, plan, ctx.progress, options.get("from_release"), options.get("from_step"))
+    finally:
+        if poller:
+            _record_downtime(ctx, poller, plan)
+    _record_after(ctx, plan)
+    _verify_resources(ctx, plan)
+
+
+def _drill_wanted(ctx: Context) -> bool:
+    if ctx.options.get("rollback_drill"):
+        return True
+    setting = ctx.resolved.config.settings.ffu.rollback_drill
+    done = (ctx.state.get("ffu") or {}).get("rollback_drill", {}).get("status") == "done"
+    return setting and not done and not (ctx.options.get("from_release") or ctx.options.get("from_step"))
+
+
+def _record_before(ctx: Context) -> None:
+    overcloud = ctx.state.get("overcloud") or {}
+    if not overcloud.get("release"):
+        raise PhaseError(
+            "ffu", "the overcloud is not deployed yet", rerun=f"ffulab run -t overcloud -w {ctx.workspace}"
+        )
+    ffu = ctx.state.get("ffu") or {}
+    ffu["before"] = {"release": overcloud["release"], "versions": overcloud.get("versions", {})}
+    ctx.state.set("ffu", ffu)
+
+
+def _snapshot_ready(ctx: Context, plan: FfuPlan) -> None:
+    """``ffu-ready``: the lab just before step 1, where ``--from-release <first> --from-step 1`` reverts."""
+    from ffulab.snapshot import auto_snapshot
+
+    auto_snapshot(ctx, "ffu-ready", release=plan.chain[1], step=1)
+
+
+def _start_poller(ctx: Context) -> downtime.Poller | None:
+    url = (ctx.state.get("overcloud") or {}).get("keystone_url")
+    if not url:
+        ctx.progress("no public API in this lab: control-plane downtime is not measured")
+        return None
+    return downtime.Poller.start(lab_virthost(ctx), url, ctx.workspace / "logs")
+
+
+def _record_downtime(ctx: Context, poller: downtime.Poller, plan: FfuPlan) -> None:
+    samples = poller.stop()
+    ffu = ctx.state.get("ffu") or {}
+    final = ffu.get("steps", {}).get(step_key(positions(plan.chain)[-1]), {})
+    until = final.get("ended") if final.get("status") == "done" else None
+    ffu["downtime"] = downtime.merge(ffu.get("downtime"), poller.url, samples, until)
+    ctx.state.set("ffu", ffu)
+    record = ffu["downtime"]
+    ctx.progress(
+        f"control-plane downtime {record['seconds']:.0f} s in {len(record['windows'])} window(s) "
+        f"({record['samples']} samples; {poller.path})"
+    )
+
+
+def _record_after(ctx: Context, plan: FfuPlan) -> None:
+    """The lab is at N+3 now: the state's ``overcloud`` says so (validation reads it)."""
+    config = ctx.resolved.config
+    release = plan.chain[-1]
+    versions = dict(config.series[release].services)
+    overcloud = ctx.state.get("overcloud") or {}
+    overcloud.update(release=release, versions=versions)
+    ctx.state.set("overcloud", overcloud)
+    ffu = ctx.state.get("ffu") or {}
+    ffu["after"] = {"release": release, "versions": versions}
+    ctx.state.set("ffu", ffu)
+    ctx.progress(f"the lab is at {release}: " + ", ".join(f"{k} {v}" for k, v in sorted(versions.items())))
+
+
+def _verify_resources(ctx: Context, plan: FfuPlan) -> None:
+    """The data made before the FFU is all there at N+3 and its users authenticate."""
+    if not (ctx.state.get("resources") or {}).get("created"):
+        ctx.progress("no resources were created before the FFU (phase resources): nothing to verify")
+        return
+    from ffulab.deploy.resources_phase import verify_resources
+
+    verify_resources(ctx, label=f"resources-verify-{plan.chain[-1]}")

@@ -1,0 +1,56 @@
+"""The downtime poller: GET the control plane's public API every ``interval`` s, a JSON line each.
+
+:mod:`ffulab.ffu.downtime` runs this file's source with the virthost's ``python3`` where the lab's
+addresses are reachable (inside the sandbox netns, or on a remote virthost over ssh), so it uses
+the standard library only and prints its samples to stdout. It is bounded: ``--max-seconds``, a
+per-request timeout below the interval, and it exits when its parent or its stdout goes away.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import time
+import urllib.error
+import urllib.request
+
+
+def probe(url: str, timeout: float) -> tuple[bool, int]:
+    """(answered with 2xx/3xx, HTTP status or 0 when nothing answered)."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return response.status < 400, response.status
+    except urllib.error.HTTPError as exc:
+        return False, exc.code
+    except (OSError, ValueError):
+        return False, 0
+
+
+def _exit(signum: int, frame: object) -> None:
+    raise SystemExit(0)
+
+
+def poll(url: str, interval: float, max_seconds: float) -> None:
+    parent = os.getppid()
+    stop = time.monotonic() + max_seconds
+    signal.signal(signal.SIGTERM, _exit)
+    while time.monotonic() < stop and os.getppid() == parent:
+        started = time.monotonic()
+        ok, status = probe(url, timeout=max(0.5, interval * 0.8))
+        print(json.dumps({"t": round(time.time(), 3), "ok": ok, "status": status}), flush=True)
+        time.sleep(max(0.0, interval - (time.monotonic() - started)))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--url", required=True)
+    parser.add_argument("--interval", type=float, default=1.0)
+    parser.add_argument("--max-seconds", type=float, default=6 * 3600)
+    args = parser.parse_args()
+    poll(args.url, args.interval, args.max_seconds)
+
+
+if __name__ == "__main__":
+    main()

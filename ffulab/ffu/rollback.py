@@ -1,0 +1,69 @@
+"""The rollback drill: TripleO's "complete or roll back", shown on the lab.
+
+The FFU runs through step 4 of its first release (services stopped, repositories switched,
+databases dumped); then ``playbooks/rollback.yml`` restores the dumps and deploys release N
+again, and the resources made before the FFU are verified at N. The FFU state goes back to
+its start, so the next ``ffulab ffu`` (or the rest of the phase) upgrades from step 1.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+from ffulab.deploy.ansible import run_playbook
+from ffulab.deploy.overcloud_phase import deploy_extravars
+from ffulab.errors import FfulabError, PhaseError
+from ffulab.ffu.engine import FfuPlan, run_ffu
+
+if TYPE_CHECKING:
+    from ffulab.pipeline import Context
+
+PLAYBOOK = "rollback.yml"
+DRILL_STEP = 4
+"""The backups are taken at step 4: the drill rolls back right after it."""
+
+
+def rollback_drill(ctx: Context, plan: FfuPlan) -> None:
+    first, base = plan.chain[1], plan.chain[0]
+    started = time.monotonic()
+    ctx.progress(f"rollback drill: the FFU through step {DRILL_STEP} of {first}, then back to {base}")
+    run_ffu(ctx.state, plan, ctx.progress, first, 1, stop_after=(first, DRILL_STEP))
+    record = {"release": first, "restored": base, "status": "running"}
+    _save(ctx, record)
+    extravars = {**deploy_extravars(ctx, base), "backup_release": first}
+    try:
+        run_playbook(ctx.workspace, PLAYBOOK, extravars, ctx.progress, label=f"rollback-to-{base}")
+        verified = _verify(ctx, base)
+    except FfulabError as exc:
+        record.update(status="failed", seconds=round(time.monotonic() - started, 1), error=str(exc))
+        _save(ctx, record)
+        raise PhaseError(
+            "ffu",
+            f"the rollback drill to {base} failed: {exc}",
+            rerun=f"ffulab ffu -w {ctx.workspace} --rollback-drill",
+        ) from exc
+    ffu = ctx.state.get("ffu") or {}
+    seconds = round(time.monotonic() - started, 1)
+    record.update(status="done", seconds=seconds, verified=verified, steps=ffu.get("steps", {}))
+    ctx.state.set("ffu", {key: ffu[key] for key in ("chain", "before", "downtime") if key in ffu})
+    _save(ctx, record)
+    ctx.progress(
+        f"rollback drill done in {record['seconds']:.0f} s: the lab serves {base} again"
+        + (f", {verified} resources verified" if verified else "")
+    )
+
+
+def _verify(ctx: Context, release: str) -> int:
+    """Verify the resources at the restored release; the number of items verified (0: none made)."""
+    if not (ctx.state.get("resources") or {}).get("created"):
+        return 0
+    from ffulab.deploy.resources_phase import verify_resources
+
+    return int(verify_resources(ctx, label=f"resources-verify-rollback-{release}").get("items", 0))
+
+
+def _save(ctx: Context, record: dict) -> None:
+    ffu = ctx.state.get("ffu") or {}
+    ffu["rollback_drill"] = record
+    ctx.state.set("ffu", ffu)

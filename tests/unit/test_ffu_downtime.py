@@ -1,0 +1,79 @@
+"""Downtime windows from the poller's samples, across resumed runs; the poller itself on loopback."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from ffulab.ffu import downtime, poller
+
+
+def _samples(*pairs):
+    return [{"t": float(t), "ok": ok, "status": 200 if ok else 0} for t, ok in pairs]
+
+
+def test_a_window_opens_at_the_first_failure_and_closes_at_the_next_answer():
+    samples = _samples((0, True), (1, True), (2, False), (3, False), (4, True), (5, False), (6, True))
+    assert downtime.windows(samples) == [{"start": 2.0, "end": 4.0}, {"start": 5.0, "end": 6.0}]
+
+
+def test_samples_after_the_end_of_the_ffu_do_not_count_and_an_open_window_ends_there():
+    samples = _samples((0, True), (1, False), (2, False), (3, False), (9, True))
+    assert downtime.windows(samples, until=2.5) == [{"start": 1.0, "end": 2.0, "open": True}]
+
+
+def test_an_outage_across_a_resumed_run_is_one_window_counted_while_nobody_watched():
+    first = downtime.merge(None, "http://x/v3", _samples((0, True), (1, False), (2, False)), None)
+    assert first["windows"] == [{"start": 1.0, "end": 2.0, "open": True}]
+    second = downtime.merge(first, "http://x/v3", _samples((50, False), (60, True)), until=60)
+    assert second["windows"] == [{"start": 1.0, "end": 60.0}]
+    assert second["seconds"] == 59.0
+    assert (second["samples"], second["failed_samples"]) == (5, 3)
+
+
+def test_a_run_that_starts_with_the_api_up_keeps_the_windows_apart():
+    first = downtime.merge(None, "u", _samples((0, False), (1, True)), None)
+    second = downtime.merge(first, "u", _samples((10, True), (11, False), (12, True)), None)
+    assert second["windows"] == [{"start": 0.0, "end": 1.0}, {"start": 11.0, "end": 12.0}]
+    assert second["seconds"] == 2.0
+
+
+class _Toggle(http.server.BaseHTTPRequestHandler):
+    up = True
+
+    def do_GET(self):
+        self.send_response(200 if _Toggle.up else 503)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def server():
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Toggle)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/v3"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_the_poller_source_runs_alone_and_sees_the_api_go_down(server: str, tmp_path: Path):
+    """The poller runs from its source with a bare python3 (as on the virthost) and stops at its bound."""
+    source = Path(poller.__file__).read_text()
+    argv = [sys.executable, "-I", "-c", source, "--url", server, "--interval", "0.1", "--max-seconds", "1.5"]
+    process = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
+    threading.Timer(0.5, lambda: setattr(_Toggle, "up", False)).start()
+    threading.Timer(1.0, lambda: setattr(_Toggle, "up", True)).start()
+    out, _ = process.communicate(timeout=10)
+    samples = [json.loads(line) for line in out.splitlines()]
+    assert process.returncode == 0
+    assert {s["status"] for s in samples} == {200, 503}
+    assert len(downtime.windows(samples)) == 1

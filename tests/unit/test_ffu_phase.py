@@ -1,0 +1,120 @@
+"""The ffu phase on a fake lab: the plan it builds, what it records before, during and after."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from deploy_fakes import fake_index, lab
+
+from ffulab.errors import PhaseError
+from ffulab.ffu import phase
+from ffulab.pipeline import Context
+from ffulab.state import State
+
+
+class FakePoller:
+    url, path = "http://192.0.2.10:5000/v3", Path("downtime.jsonl")
+
+    def stop(self):
+        return [{"t": 1.0, "ok": True}, {"t": 2.0, "ok": False}, {"t": 4.0, "ok": True}]
+
+
+@pytest.fixture
+def ctx(tmp_path: Path, monkeypatch) -> Context:
+    resolved, layout = lab(tmp_path)
+    workspace = tmp_path / "ws"
+    state = State.open(workspace, resolved.config.lab.name)
+    state.set("layout", layout.to_dict())
+    state.set("undercloud", {"mirror": {"index": fake_index(resolved)}})
+    state.set(
+        "overcloud", {"release": "2024.1", "versions": {"keystone": "25.0.0"}, "keystone_url": FakePoller.url}
+    )
+    monkeypatch.setattr(phase.downtime.Poller, "start", classmethod(lambda cls, *a: FakePoller()))
+    monkeypatch.setattr(phase, "lab_virthost", lambda ctx: None)
+    monkeypatch.setattr("ffulab.snapshot.auto_snapshot", lambda ctx, name, **kw: None)
+    return Context(resolved=resolved, state=state, workspace=workspace)
+
+
+def test_the_plan_follows_the_lab(ctx: Context):
+    plan = phase.build_plan(ctx)
+    assert plan.chain == ["2024.1", "2024.2", "2025.1", "2025.2"]
+    assert list(plan.role_nodes) == ["Controller"]
+    assert set(plan.active_steps) == {2, 3, 4, 6, 7, 8, 9}, "steps 1 and 5: no service of keystone-only acts"
+    variables = plan.extravars("2025.1")
+    assert variables["release"] == "2025.1" and variables["versions"]["keystone"] == "27.1.0"
+    assert set(variables["ffu_services"]) == {"keystone", "haproxy", "chrony", "mariadb"}
+    assert variables["ffulab_artifacts_dir"] == str(ctx.workspace / "artifacts")
+
+
+def test_a_run_records_before_after_downtime_and_every_step(ctx: Context, monkeypatch):
+    calls = []
+    monkeypatch.setattr(
+        phase, "run_playbook", lambda ws, playbook, ev, progress, limit, label: calls.append(label)
+    )
+    phase.run(ctx)
+    ffu = ctx.state.get("ffu")
+    assert ffu["status"] == "done"
+    assert ffu["before"]["versions"] == {"keystone": "25.0.0"}
+    assert ffu["after"]["release"] == "2025.2"
+    assert ctx.state.get("overcloud")["versions"]["keystone"] == "28.1.0"
+    assert ffu["downtime"]["seconds"] == 2.0
+    assert "ffu-2024.2-step1" not in calls and "ffu-2024.2-step2" in calls
+    assert calls[-1] == "ffu-2025.2-final"
+    assert ffu["steps"]["2024.2/1"]["status"] == "nothing to do"
+
+
+def test_a_failed_step_keeps_the_downtime_and_names_the_rerun(ctx: Context, monkeypatch):
+    from ffulab.errors import FfulabError
+
+    def run_playbook(ws, playbook, ev, progress, limit, label):
+        if label == "ffu-2024.2-step6":
+            raise FfulabError("task 'Keystone script' failed on overcloud-controller-0: exit 1")
+
+    monkeypatch.setattr(phase, "run_playbook", run_playbook)
+    with pytest.raises(PhaseError, match=r"--from-release 2024\.2 --from-step 6"):
+        phase.run(ctx)
+    ffu = ctx.state.get("ffu")
+    assert (ffu["release"], ffu["step"], ffu["status"]) == ("2024.2", 6, "failed")
+    assert ffu["downtime"]["windows"], "what the poller saw is kept after a failure"
+    assert ctx.state.get("overcloud")["release"] == "2024.1"
+
+
+def test_the_ffu_needs_a_deployed_overcloud(ctx: Context):
+    ctx.state.set("overcloud", {})
+    with pytest.raises(PhaseError, match="not deployed"):
+        phase.run(ctx)
+
+
+def test_the_rollback_drill_stops_after_step_4_restores_n_and_resets_the_ffu(ctx: Context, monkeypatch):
+    calls = []
+
+    def run_playbook(ws, playbook, ev, progress, limit=None, label=None):
+        calls.append((playbook, label, ev.get("backup_release"), ev["release"]))
+
+    monkeypatch.setattr(phase, "run_playbook", run_playbook)
+    monkeypatch.setattr("ffulab.ffu.rollback.run_playbook", run_playbook)
+    ctx.options["rollback_drill"] = True
+    phase.run(ctx)
+    assert calls[-2][1] == "ffu-2024.2-step4"
+    assert calls[-1] == ("rollback.yml", "rollback-to-2024.1", "2024.2", "2024.1")
+    ffu = ctx.state.get("ffu")
+    assert ffu["rollback_drill"]["status"] == "done"
+    assert "2024.2/4" in ffu["rollback_drill"]["steps"]
+    assert "steps" not in ffu and "release" not in ffu, "the next run upgrades from step 1"
+    assert ctx.state.get("overcloud")["release"] == "2024.1"
+
+
+def test_the_job_setting_drills_then_upgrades_in_one_phase(ctx: Context, monkeypatch):
+    labels = []
+    monkeypatch.setattr(
+        phase, "run_playbook", lambda ws, pb, ev, progress, limit, label: labels.append(label)
+    )
+    monkeypatch.setattr(
+        "ffulab.ffu.rollback.run_playbook", lambda ws, pb, ev, progress, label: labels.append(label)
+    )
+    ctx.resolved.config.settings.ffu.rollback_drill = True
+    phase.run(ctx)
+    assert labels.index("rollback-to-2024.1") < labels.index("ffu-2025.2-final")
+    assert labels.count("ffu-2024.2-step4") == 2
+    assert ctx.state.get("ffu")["status"] == "done"
