@@ -22,23 +22,41 @@ log = logging.getLogger("ffulab.progress")
 
 @contextmanager
 def phase_progress(name: str) -> Iterator[Callable[[str], None]]:
-    """A callback showing ``line`` with the phase's elapsed time: live on a terminal, plain lines in CI."""
+    """A callback showing ``line`` with the phase's elapsed time: live on a terminal, plain lines in CI.
+
+    Plain lines (stdout not a terminal) open with the phase's start, then carry the wall clock, the
+    phase's elapsed seconds and the seconds since the previous line, so a CI log tells where the time
+    went. A phase that stops on an error gets a line saying so in both modes.
+    """
     started = time.monotonic()
-    if console.is_terminal:
-        with console.status(f"[bold]{name}[/] …") as status:
+    try:
+        if console.is_terminal:
+            with console.status(f"[bold]{name}[/] …") as status:
 
-            def live(line: str) -> None:
-                log.info("%s: %s", name, line)
-                status.update(f"[bold]{name}[/] {time.monotonic() - started:5.0f}s  {line}")
+                def live(line: str) -> None:
+                    log.info("%s: %s", name, line)
+                    status.update(f"[bold]{name}[/] {time.monotonic() - started:5.0f}s  {line}")
 
-            yield live
-        return
+                yield live
+            return
+        console.print(f"{_clock()} ▶ {name}", markup=False)
+        last = started
 
-    def plain(line: str) -> None:
-        log.info("%s: %s", name, line)
-        console.print(f"  [{name} {time.monotonic() - started:5.0f}s] {line}", markup=False)
+        def plain(line: str) -> None:
+            nonlocal last
+            now = time.monotonic()
+            log.info("%s: %s", name, line)
+            console.print(f"{_clock()} [{name} {now - started:.0f}s +{now - last:.0f}s] {line}", markup=False)
+            last = now
 
-    yield plain
+        yield plain
+    except BaseException:
+        console.print(f"[red]✗[/] {name:<10} {time.monotonic() - started:6.1f}s  stopped", highlight=False)
+        raise
+
+
+def _clock() -> str:
+    return time.strftime("%H:%M:%S")
 
 
 def print_json(data: Any) -> None:
