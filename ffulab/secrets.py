@@ -33,3 +33,9 @@ def lab_secret(
         os.replace(path.with_suffix(".tmp"), path)
     os.chmod(path, 0o600)
     return values[name]
+
+
+def secret_values(workspace: Path) -> list[str]:
+    """Every secret the lab has generated so far: what artifacts and logs must never show."""
+    path = workspace / SECRETS_FILE
+    return list(json.loads(path.read_text()).values()) if path.exists() else []

@@ -1,0 +1,83 @@
+"""Phase ``report``: write the run's artifacts (summary.json, junit.xml, report.html, logs/).
+
+The job runner calls :func:`write_artifacts` itself when an earlier phase failed, so a failed run
+has the same artifacts as a passing one. The phase fails the run when the summary does (a test
+regressed, a resource did not survive) even if no earlier phase raised.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ffulab.errors import PhaseError
+from ffulab.job.collect import collect_logs
+from ffulab.job.junit import write_junit
+from ffulab.job.report_html import REPORT_FILE, write_report
+from ffulab.job.summary import build_summary
+from ffulab.state import State
+
+if TYPE_CHECKING:
+    from ffulab.pipeline import Context
+
+ARTIFACTS_DIR = "artifacts"
+SUMMARY_FILE = "summary.json"
+VALIDATE_DIR = "validate"
+
+
+def artifacts_dir(ctx: Context) -> Path:
+    """``--artifacts DIR`` of ``ffulab job run``, else ``<workspace>/artifacts``."""
+    return Path(ctx.options.get("artifacts") or ctx.workspace / ARTIFACTS_DIR).resolve()
+
+
+def gather_junit(summary: dict[str, Any], workspace: Path, artifacts: Path) -> None:
+    """Bring each validation's JUnit file under ``artifacts`` (``validate/<run>/``) and point the
+    summary at it relative to ``artifacts``, so the directory can be published as it is."""
+    for run, record in summary["validation"].items():
+        for check in record["checks"].values():
+            if not check.get("junit"):
+                continue
+            given = Path(check["junit"])
+            source = next((p for p in (given, artifacts / given, workspace / given) if p.is_file()), given)
+            if source.resolve().is_relative_to(artifacts):
+                check["junit"] = source.resolve().relative_to(artifacts).as_posix()
+            elif source.is_file():
+                target = artifacts / VALIDATE_DIR / run / source.name
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(source, target)
+                check["junit"] = target.relative_to(artifacts).as_posix()
+
+
+def write_artifacts(
+    workspace: Path,
+    state: State,
+    artifacts: Path,
+    error: str | None = None,
+    progress: Callable[[str], None] = lambda line: None,
+) -> dict[str, Any]:
+    """Write every artifact of the run from the lab's state; return the summary."""
+    artifacts.mkdir(parents=True, exist_ok=True)
+    summary = build_summary(state.data, error)
+    gather_junit(summary, workspace, artifacts)
+    collect_logs(workspace, state.data, artifacts, progress)
+    (artifacts / SUMMARY_FILE).write_text(json.dumps(summary, indent=2) + "\n")
+    write_junit(summary, artifacts)
+    report = write_report(summary, artifacts)
+    state.set("report", {"result": summary["result"], "artifacts": str(artifacts), "written": time.time()})
+    progress(f"{summary['result']}: {report}")
+    return summary
+
+
+def run(ctx: Context) -> None:
+    artifacts = artifacts_dir(ctx)
+    summary = write_artifacts(ctx.workspace, ctx.state, artifacts, progress=ctx.progress)
+    if summary["result"] != "pass":
+        raise PhaseError(
+            "report",
+            "; ".join(summary["reasons"]),
+            rerun=f"open {artifacts / REPORT_FILE}",
+        )

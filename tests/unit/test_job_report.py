@@ -1,0 +1,78 @@
+"""report.html: one self-contained page with the timeline, the downtime band, the tests and the logs."""
+
+from __future__ import annotations
+
+import itertools
+import re
+
+import pytest
+from job_fakes import TEMPEST, fake_state, fake_workspace
+
+from ffulab.job.check import browser, check_artifacts, check_report_offline
+from ffulab.job.report_phase import write_artifacts
+from ffulab.job.summary import build_summary
+from ffulab.job.timeline import WIDTH, build_timeline, clock
+from ffulab.state import State
+
+
+def _artifacts(tmp_path, error=None, **kwargs):
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    fake_workspace(workspace, fake_state(workspace, **kwargs))
+    artifacts = workspace / "artifacts"
+    summary = write_artifacts(workspace, State.load(workspace), artifacts, error=error)
+    return summary, artifacts, (artifacts / "report.html").read_text()
+
+
+def test_a_regressed_run_reads_as_failed_and_names_the_test(tmp_path):
+    _summary, artifacts, html = _artifacts(tmp_path, regress=True)
+    assert "<h1>FAIL · ffu-keystone-only</h1>" in html
+    assert html.count(TEMPEST[1]) >= 2, "in the regressions list and at the top of the Tempest table"
+    assert "2024.1 → 2025.2" in html
+    assert check_report_offline(artifacts) == []
+
+
+def test_the_timeline_has_a_row_per_phase_and_release_and_the_downtime_bands(tmp_path):
+    summary, _, html = _artifacts(tmp_path)
+    timeline = build_timeline(summary)
+    labels = [row.label for row in timeline.rows]
+    assert labels[:2] == ["config", "virthost"] and labels[-3:] == [
+        "ffu → 2024.2",
+        "ffu → 2025.1",
+        "final 2025.2",
+    ]
+    assert [bar.label for bar in timeline.rows[-3].bars] == [str(step) for step in range(1, 10)]
+    assert len(timeline.downtime) == 2 and all(0 <= band.x <= WIDTH for band in timeline.downtime)
+    assert html.count("<title>API down") == 2
+    assert "<h1>PASS · ffu-keystone-only</h1>" in html
+
+
+def test_steps_without_start_times_are_laid_end_to_end_from_the_ffu_phase(tmp_path):
+    state = fake_state(tmp_path)
+    for step in state["ffu"]["steps"].values():
+        del step["started"], step["ended"]
+    timeline = build_timeline(build_summary(state))
+    bars = [bar for row in timeline.rows if row.kind == "ffu" for bar in row.bars]
+    ffu = next(row for row in timeline.rows if row.label == "ffu").bars[0]
+    assert bars[0].x == ffu.x
+    assert all(later.x >= earlier.x for earlier, later in itertools.pairwise(bars))
+
+
+def test_a_run_that_failed_early_still_has_a_report_with_the_error_and_logs(tmp_path):
+    _summary, artifacts, html = _artifacts(tmp_path, error="phase 'bmc' failed: <no IPMI>", fail_at="bmc")
+    assert "<h1>FAIL · ffu-keystone-only</h1>" in html
+    assert "phase &#39;bmc&#39; failed: &lt;no IPMI&gt;" in html, "error text is escaped"
+    assert "FFU not done" in html
+    assert re.search(r'href="logs/undercloud/console.log"', html)
+    assert check_report_offline(artifacts) == []
+
+
+def test_clock_is_short():
+    assert [clock(s) for s in (5, 65, 3725)] == ["5s", "1m05s", "1h02m"]
+
+
+@pytest.mark.skipif(browser() is None, reason="no headless Chromium (apt-get install chromium)")
+def test_the_report_renders_in_a_headless_browser_without_console_messages(tmp_path):
+    _, artifacts, _ = _artifacts(tmp_path, regress=True)
+    assert check_artifacts(artifacts, tmp_path / "report.png") == []
+    assert (tmp_path / "report.png").stat().st_size > 20_000, "a page with content, not a blank one"
