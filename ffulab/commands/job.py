@@ -1,0 +1,88 @@
+"""``ffulab job list | run JOB | export --zuul DIR``: the jobs a CI system runs, and how it runs them."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ffulab.ui import console, print_json
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from ffulab.job.listing import list_jobs
+
+    jobs = list_jobs()
+    if args.json:
+        print_json([job.to_dict() for job in jobs])
+        return 0
+    width = max((len(job.name) for job in jobs), default=0)
+    for job in jobs:
+        console.print(f"{job.name:<{width}}  {job.description}", markup=False)
+        console.print(f"{'':<{width}}  {job.release} · {job.lab} · {job.nodes}", markup=False, style="dim")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from ffulab.job.run import JobRun, run_job
+
+    return run_job(
+        JobRun(
+            job=args.name,
+            workspace=args.working_dir,
+            artifacts=args.artifacts,
+            keep=args.keep,
+            keep_on_failure=args.keep_on_failure,
+            extra_vars=args.extra_vars,
+            virthost=args.virthost,
+        )
+    )
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from ffulab.job.listing import list_jobs
+    from ffulab.job.zuul import export_zuul
+
+    for path in export_zuul(args.zuul, list_jobs(), label=args.label, project=args.project):
+        console.print(f"wrote {path}", markup=False)
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add ``job`` and its actions to the top-level subcommands."""
+    from ffulab.job.zuul import DEFAULT_LABEL
+
+    job = sub.add_parser("job", help="list, run and export CI jobs (jobs/*.yml)")
+    actions = job.add_subparsers(dest="action", metavar="ACTION", required=True)
+
+    listing = actions.add_parser("list", help="the jobs under jobs/ with their release, lab and nodes")
+    listing.add_argument("--json", action="store_true", help="print the jobs as JSON")
+    listing.set_defaults(func=cmd_list)
+
+    run = actions.add_parser(
+        "run",
+        help="run a job's whole pipeline on a fresh lab, write its artifacts, destroy the lab",
+        description="Exit 0: the job passed; 1: it failed (artifacts written); 2: bad job or flags.",
+    )
+    run.add_argument("name", metavar="JOB", help="job name (see 'ffulab job list') or file")
+    run.add_argument("-w", "--working-dir", type=Path, help="lab workspace (default: ~/.ffulab/<job>)")
+    run.add_argument("--artifacts", type=Path, metavar="DIR", help="default: <workspace>/artifacts")
+    run.add_argument("--keep", action="store_true", help="keep the lab afterwards")
+    run.add_argument("--keep-on-failure", action="store_true", help="keep the lab if the job fails")
+    run.add_argument(
+        "-e",
+        "--extra-vars",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override any config key of the job, dotted for nested keys (repeatable; last wins)",
+    )
+    run.add_argument("--virthost", help="sandbox | local | ssh://user@host (default: auto)")
+    run.set_defaults(func=cmd_run)
+
+    export = actions.add_parser("export", help="write CI definitions of every job")
+    export.add_argument("--zuul", type=Path, metavar="DIR", required=True, help="Zuul jobs and playbooks")
+    export.add_argument("--label", default=DEFAULT_LABEL, help=f"the virthost node's label ({DEFAULT_LABEL})")
+    export.add_argument(
+        "--project", help="ffulab's canonical project name in the tenant, when other projects run the jobs"
+    )
+    export.set_defaults(func=cmd_export)

@@ -1,0 +1,124 @@
+"""``ffulab job run JOB``: the whole pipeline on a fresh lab, artifacts always, then the lab destroyed.
+
+What a CI system needs from one command: exit 0 when the job passed, 1 when it failed (artifacts
+written all the same, the lab kept with ``--keep-on-failure``), 2 when the job or a flag is wrong
+(nothing created). The lab goes at the end unless ``--keep``; a lab that cannot be destroyed fails
+the job, since it would hold the machine's resources for the next one.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ffulab.config.resolve import resolve
+from ffulab.errors import FfulabError, PhaseError, UsageError
+from ffulab.job.report_phase import REPORT_FILE, artifacts_dir, write_artifacts
+from ffulab.logs import start_log
+from ffulab.paths import default_workspace, remember_workspace
+from ffulab.phases import PHASE_NAMES
+from ffulab.pipeline import Context, run_phases
+from ffulab.state import State
+from ffulab.ui import console, error
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class JobRun:
+    """One ``job run``: which job, where, and what to keep afterwards."""
+
+    job: str
+    workspace: Path | None = None
+    artifacts: Path | None = None
+    keep: bool = False
+    keep_on_failure: bool = False
+    extra_vars: list[str] = field(default_factory=list)
+    virthost: str | None = None
+
+
+def _say(line: str) -> None:
+    console.print(line, markup=False)
+
+
+def _detail(line: str) -> None:
+    _say(f"  {line}")
+
+
+def fresh_workspace(run: JobRun, job: str, lab: str) -> Path:
+    """``-w`` or ``~/.ffulab/<job>``; a job never reuses a lab another run left there."""
+    workspace = (run.workspace or default_workspace(job)).resolve()
+    if State.exists(workspace):
+        raise UsageError(
+            f"{workspace} already holds a lab ({lab}): a job runs on a fresh lab; "
+            f"'ffulab destroy -w {workspace}' it or pass another -w"
+        )
+    return workspace
+
+
+def _destroy(workspace: Path) -> bool:
+    from ffulab.commands.destroy import destroy
+
+    try:
+        removed = destroy(workspace, progress=_detail)
+    except FfulabError as exc:
+        error(f"the lab in {workspace} could not be destroyed: {exc}")
+        return False
+    _say(f"lab destroyed ({len(removed)} resource(s)); logs and artifacts kept in {workspace}")
+    return True
+
+
+def _write_after_failure(ctx: Context, artifacts: Path, failure: BaseException) -> None:
+    """The artifacts of a run an earlier phase stopped; a bug here must not keep the lab from going."""
+    try:
+        write_artifacts(ctx.workspace, ctx.state, artifacts, str(failure) or "interrupted", _detail)
+    except Exception as exc:
+        log.exception("writing the artifacts failed")
+        error(f"writing the artifacts into {artifacts} failed: {exc}")
+
+
+def run_job(run: JobRun) -> int:
+    """Run the job; return the exit code. Anything but an FfulabError (Ctrl-C, a bug) goes on up once
+    the artifacts are written and the lab destroyed or kept."""
+    resolved = resolve(job=run.job, extra_vars=run.extra_vars)
+    name = resolved.config.job.name if resolved.config.job else run.job
+    workspace = fresh_workspace(run, name, resolved.config.lab.name)
+    state = State.open(workspace, resolved.config.lab.name)
+    remember_workspace(workspace)
+    log_path = start_log(workspace, "job")
+    state.set("config", resolved.to_dict())
+    if run.virthost:
+        state.set("virthost_spec", run.virthost)
+    options = {"virthost": run.virthost, "artifacts": run.artifacts.resolve() if run.artifacts else None}
+    ctx = Context(resolved=resolved, state=state, workspace=workspace, options=options)
+    artifacts = artifacts_dir(ctx)
+    _say(f"job {name}: lab {resolved.config.lab.name} in {workspace} (log: {log_path})")
+    started = time.monotonic()
+    failure: BaseException | None = None
+    try:
+        run_phases(ctx, list(PHASE_NAMES))
+    except BaseException as exc:  # whatever stopped the run, its artifacts are written and the lab goes
+        failure = exc
+        if isinstance(exc, FfulabError):
+            error(str(exc))
+        else:
+            log.exception("the run stopped")
+        if not (isinstance(exc, PhaseError) and exc.phase == "report"):  # else the phase wrote them
+            _write_after_failure(ctx, artifacts, exc)
+    result = (state.get("report") or {}).get("result", "fail")
+    passed = failure is None and result == "pass"
+    timings = ", ".join(f"{name} {seconds:.1f}s" for name, seconds in ctx.timings.items())
+    _say(f"phase timings: {timings or '-'}")
+    kept = run.keep or (not passed and run.keep_on_failure)
+    destroyed = kept or _destroy(workspace)
+    if kept:
+        _say(f"lab kept in {workspace}: 'ffulab destroy -w {workspace}' removes it")
+    _say(
+        f"job {name}: {'PASS' if passed else 'FAIL'} in {time.monotonic() - started:.0f}s; "
+        f"report: {artifacts / REPORT_FILE}"
+    )
+    if failure is not None and not isinstance(failure, FfulabError):
+        raise failure  # Ctrl-C (exit 130) or a bug, once the lab is dealt with
+    return 0 if passed and destroyed else 1

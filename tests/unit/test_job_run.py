@@ -1,0 +1,164 @@
+"""ffulab job run: the whole pipeline on a fresh lab, artifacts always, the lab destroyed unless kept."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import types
+
+import pytest
+
+from ffulab import pipeline
+from ffulab.commands import destroy as destroy_command
+from ffulab.commands.job import register
+from ffulab.errors import ConfigError, FfulabError, UsageError
+from ffulab.job import report_phase
+from ffulab.job import run as job_run
+from ffulab.job.run import JobRun, run_job
+from ffulab.phases import PHASE_NAMES
+from ffulab.state import State
+
+NO_SNAPSHOTS = ["settings.snapshots.auto=false"]
+
+
+@pytest.fixture
+def lab(tmp_path, monkeypatch):
+    """Fake phases (``lab.behaviour[name]`` replaces one), the real report phase, a fake destroy."""
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    ran: list[str] = []
+    destroyed: list[str] = []
+    behaviour = {}
+
+    def phase(name):
+        def run(ctx):
+            ran.append(name)
+            behaviour.get(name, lambda c: None)(ctx)
+
+        return types.SimpleNamespace(run=run)
+
+    modules = {f"fake.{name}": phase(name) for name in PHASE_NAMES}
+    modules["fake.report"] = types.SimpleNamespace(
+        run=lambda ctx: (ran.append("report"), report_phase.run(ctx))
+    )
+    monkeypatch.setattr(pipeline, "RUNNERS", {name: f"fake.{name}" for name in PHASE_NAMES})
+    monkeypatch.setattr(pipeline.importlib, "import_module", lambda name: modules[name])
+    monkeypatch.setattr(pipeline, "AUTO_SNAPSHOTS", {})
+
+    def fake_destroy(workspace, progress):
+        destroyed.append(str(workspace))
+        (workspace / "state.json").unlink()
+        return ["domain x"]
+
+    monkeypatch.setattr(destroy_command, "destroy", fake_destroy)
+    return types.SimpleNamespace(ran=ran, destroyed=destroyed, behaviour=behaviour, ws=tmp_path / "ws")
+
+
+def _raises(exc: BaseException):
+    def run(ctx):
+        raise exc
+
+    return run
+
+
+def _run(lab, **kwargs) -> int:
+    return run_job(JobRun(job="ffu-keystone-only", workspace=lab.ws, extra_vars=NO_SNAPSHOTS, **kwargs))
+
+
+def _summary(lab) -> dict:
+    return json.loads((lab.ws / "artifacts" / "summary.json").read_text())
+
+
+def test_a_passing_job_runs_every_phase_writes_artifacts_and_destroys_the_lab(lab):
+    assert _run(lab) == 0
+    assert lab.ran == [name for name in PHASE_NAMES if name != "config"]
+    assert _summary(lab)["result"] == "pass"
+    assert {"junit.xml", "report.html", "summary.json", "logs"} <= {
+        p.name for p in (lab.ws / "artifacts").iterdir()
+    }
+    assert lab.destroyed == [str(lab.ws)]
+
+
+def test_a_failing_phase_fails_the_job_with_artifacts_and_no_lab_left(lab):
+    lab.behaviour["bmc"] = _raises(FfulabError("no IPMI answer"))
+    assert _run(lab) == 1
+    assert "undercloud" not in lab.ran and "report" not in lab.ran
+    summary = _summary(lab)
+    assert summary["result"] == "fail" and "no IPMI answer" in summary["error"]
+    assert summary["reasons"] == ["phase bmc failed"]
+    assert lab.destroyed == [str(lab.ws)]
+
+
+def test_keep_on_failure_keeps_a_failed_lab_but_not_a_passing_one(lab):
+    assert _run(lab, keep_on_failure=True) == 0
+    assert lab.destroyed == [str(lab.ws)]
+    lab.destroyed.clear()
+    lab.behaviour["ffu"] = _raises(FfulabError("step 8 failed"))
+    assert _run(lab, keep_on_failure=True) == 1
+    assert lab.destroyed == []
+    assert State.exists(lab.ws)
+
+
+def test_keep_keeps_a_passing_lab(lab):
+    assert _run(lab, keep=True) == 0
+    assert lab.destroyed == [] and State.exists(lab.ws)
+
+
+def test_a_regression_found_by_the_report_fails_the_job_with_the_artifacts_written_once(lab, monkeypatch):
+    writes = []
+    real = report_phase.write_artifacts
+
+    def counting(*args, **kwargs):
+        writes.append(1)
+        summary = real(*args, **kwargs)
+        return {
+            **summary,
+            "result": "fail",
+            "reasons": ["1 test(s) passed at the baseline and not after the FFU"],
+        }
+
+    monkeypatch.setattr(report_phase, "write_artifacts", counting)
+    monkeypatch.setattr(job_run, "write_artifacts", counting)
+    assert _run(lab) == 1
+    assert len(writes) == 1
+    assert lab.destroyed == [str(lab.ws)]
+
+
+def test_a_lab_that_cannot_be_destroyed_fails_the_job(lab, monkeypatch):
+    def broken(workspace, progress):
+        raise FfulabError("libvirt is gone")
+
+    monkeypatch.setattr(destroy_command, "destroy", broken)
+    assert _run(lab) == 1
+
+
+def test_a_workspace_holding_a_lab_is_refused_before_anything_runs(lab):
+    State.open(lab.ws, "keystone-only")
+    with pytest.raises(UsageError, match="already holds a lab") as raised:
+        _run(lab)
+    assert raised.value.exit_code == 2
+    assert lab.ran == [] and lab.destroyed == []
+
+
+def test_an_unknown_job_is_bad_input(lab):
+    with pytest.raises(ConfigError, match="no job config named 'ffu-nope'") as raised:
+        run_job(JobRun(job="ffu-nope", workspace=lab.ws))
+    assert raised.value.exit_code == 2
+    assert not lab.ws.exists()
+
+
+def test_ctrl_c_still_writes_artifacts_and_destroys_then_goes_on_up(lab):
+    lab.behaviour["overcloud"] = _raises(KeyboardInterrupt())
+    with pytest.raises(KeyboardInterrupt):
+        _run(lab)
+    assert _summary(lab)["error"] == "interrupted"
+    assert lab.destroyed == [str(lab.ws)]
+
+
+def test_the_command_line_puts_artifacts_where_asked(lab, tmp_path):
+    parser = argparse.ArgumentParser(prog="ffulab")
+    register(parser.add_subparsers(dest="command", required=True))
+    argv = ["job", "run", "ffu-keystone-only", "-w", str(lab.ws), "--artifacts", str(tmp_path / "out")]
+    args = parser.parse_args([*argv, "-e", NO_SNAPSHOTS[0], "--keep"])
+    assert args.func(args) == 0
+    assert json.loads((tmp_path / "out" / "summary.json").read_text())["result"] == "pass"
+    assert lab.destroyed == []
