@@ -35,19 +35,21 @@ def outcome(status: str | None) -> str:
 
 
 def _regressions(baseline: dict[str, Any], final: dict[str, Any]) -> list[str]:
-    """Tests that passed at the baseline and did not pass (or did not run) after the FFU."""
+    """Tests that passed at the baseline and failed or did not run after the FFU (validation's own
+    comparison; until that module is there, the same rule without its setUpClass attribution)."""
     try:
-        from ffulab.validate import regressions
+        from ffulab.validate.compare import regressions
     except ImportError:
         found = []
         for kind in CHECK_KINDS:
             before = (baseline.get(kind) or {}).get("results") or {}
             after = (final.get(kind) or {}).get("results") or {}
-            found += [
-                test
-                for test, status in sorted(before.items())
-                if outcome(status) == "passed" and outcome(after.get(test)) != "passed"
-            ]
+            if before and after:
+                found += [
+                    test
+                    for test, status in sorted(before.items())
+                    if outcome(status) == "passed" and outcome(after.get(test)) in ("failed", "missing")
+                ]
         return found
     return list(regressions(baseline, final))
 
