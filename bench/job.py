@@ -1,0 +1,92 @@
+"""Benchmark the default job as CI runs it: ``ffulab job run`` wall time, cold and warm, by phase.
+
+    python bench/job.py [--skip-cold] [--warm N] [--out bench/results/job.json]
+
+Cold: every cache empty (``XDG_CACHE_HOME`` points at a new directory: guest image, service
+artifacts, build roots, Tempest's venv and uv's cache are all made again, as on a fresh machine).
+Warm: the same job again with the caches the cold run filled (``--skip-cold``: the user's own
+caches). Each run is a fresh lab, destroyed by the job at its end. Per run: the job's wall time
+and exit code, every phase's seconds (report included, from the job's log), the FFU steps' seconds
+and the control-plane downtime (from summary.json). Needs root, the Debian mirror and PyPI (cold).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from ffulab.config.resolve import DEFAULT_JOB
+
+PHASE_DONE = re.compile(r"phase (?P<name>\w+): done in (?P<seconds>[0-9.]+)s")
+"""The pipeline's log line for a finished phase (ffulab/pipeline.py)."""
+
+
+def log(line: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {line}", file=sys.stderr, flush=True)
+
+
+def job_run(root: Path, env: dict[str, str]) -> dict[str, Any]:
+    """One ``ffulab job run`` of the default job in a fresh workspace under ``root``."""
+    workspace = root / f"ws-{time.strftime('%H%M%S')}"
+    argv = [sys.executable, "-m", "ffulab", "job", "run", DEFAULT_JOB, "-w", str(workspace)]
+    log(" ".join(argv[2:]))
+    started = time.monotonic()
+    code = subprocess.run(argv, env=env, check=False).returncode
+    wall = round(time.monotonic() - started, 1)
+    job_log = next((workspace / "logs").glob("*-job.log"))
+    phases = {m["name"]: float(m["seconds"]) for m in PHASE_DONE.finditer(job_log.read_text())}
+    summary = json.loads((workspace / "artifacts" / "summary.json").read_text())
+    result = {
+        "exit_code": code,
+        "result": summary["result"],
+        "wall_seconds": wall,
+        "phase_seconds": phases,
+        "destroy_and_rest_seconds": round(wall - sum(phases.values()), 1),
+        "ffu_steps": {f"{s['release']}/{s['step']}": s["seconds"] for s in summary["ffu_steps"]},
+        "downtime_seconds": (summary["downtime"] or {}).get("seconds"),
+        "reasons": summary["reasons"],
+    }
+    log(f"{summary['result']} in {wall} s: {phases}")
+    shutil.rmtree(workspace)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--skip-cold", action="store_true", help="warm runs only, with the user's caches")
+    parser.add_argument("--warm", type=int, default=1, help="warm runs (default 1)")
+    parser.add_argument("--out", type=Path, default=Path("bench/results/job.json"))
+    args = parser.parse_args()
+
+    results: dict[str, Any] = {
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "host": {"cpus": os.cpu_count(), "python": platform.python_version(), "loadavg": os.getloadavg()},
+        "job": DEFAULT_JOB,
+    }
+    with tempfile.TemporaryDirectory(prefix="ffulab-bench-job-") as tmp:
+        root = Path(tmp)
+        env = dict(os.environ)
+        if not args.skip_cold:
+            env["XDG_CACHE_HOME"] = str(root / "cache")
+            results["cold"] = job_run(root, env)
+        results["warm"] = [job_run(root, env) for _ in range(args.warm)]
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2) + "\n")
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
