@@ -177,6 +177,9 @@ def failure_reasons(
     reasons += [f"FFU {row['release']} {row['title']} failed" for row in steps if row["status"] == "failed"]
     if error and not reasons:
         reasons.append(f"stopped: {error.splitlines()[0]}")
+    missing = [row["name"] for row in phases if row["status"] == NOT_RUN and row["name"] != "config"]
+    if missing and not reasons:
+        reasons.append(f"incomplete: {', '.join(missing)} not run")
     reasons += [f"{run} validation not ok" for run, record in validation.items() if record["ok"] is False]
     if regressions:
         reasons.append(f"{len(regressions)} test(s) passed at the baseline and not after the FFU")
@@ -188,8 +191,9 @@ def failure_reasons(
 def build_summary(state: dict[str, Any], error: str | None = None) -> dict[str, Any]:
     """The run's summary from the lab's ``state.json`` data; ``error`` is what stopped the run, if anything.
 
-    The run passes when no phase or FFU step failed, nothing stopped it, every validation that ran
-    is ok, no test regressed between the baseline and the final validation and every resource survived.
+    The run passes when every phase ran (``config`` is resolution itself) and none failed, nor any FFU
+    step, nothing stopped it, every validation is ok, no test regressed between the baseline and the
+    final validation and every resource survived.
     """
     config = (state.get("config") or {}).get("config") or {}
     files = (state.get("config") or {}).get("files") or {}

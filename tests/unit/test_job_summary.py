@@ -63,3 +63,11 @@ def test_outcomes_of_any_runner_read_as_passed_failed_or_skipped():
     assert [outcome(s) for s in ("success", "ok", "FAIL", "error", "skip", None)] == [
         "passed", "passed", "failed", "failed", "skipped", "missing",
     ]  # fmt: skip
+
+
+def test_a_run_that_skipped_phases_does_not_pass(tmp_path):
+    state = fake_state(tmp_path)
+    del state["phases"]["ffu"], state["phases"]["validate"]
+    summary = build_summary(state)
+    assert summary["result"] == "fail"
+    assert summary["reasons"] == ["incomplete: ffu, validate not run"]
