@@ -108,7 +108,7 @@ def browser() -> str | None:
     return next((path for name in BROWSERS if (path := shutil.which(name))), None)
 
 
-def render_report(artifacts: Path, screenshot: Path) -> list[str]:
+def render_in_browser(artifacts: Path, screenshot: Path) -> list[str]:
     """Render report.html in headless Chromium into ``screenshot``; any console message is a problem
     (the page has no script, so there should be none)."""
     executable = browser()
@@ -152,4 +152,4 @@ def render_report(artifacts: Path, screenshot: Path) -> list[str]:
 def check_artifacts(artifacts: Path, screenshot: Path | None = None) -> list[str]:
     """Every problem found with the run's artifacts; empty when CI and a person can use them."""
     problems = check_junit(artifacts) + check_summary(artifacts) + check_report_offline(artifacts)
-    return problems + render_report(artifacts, screenshot or artifacts / "report.png")
+    return problems + render_in_browser(artifacts, screenshot or artifacts / "report.png")
