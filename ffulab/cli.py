@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ffulab import __version__
+from ffulab.commands.job import register as register_job
 from ffulab.config.resolve import DEFAULT_JOB, Resolved, resolve
 from ffulab.errors import FfulabError, UsageError
 from ffulab.logs import start_log
@@ -275,9 +276,7 @@ def build_parser() -> argparse.ArgumentParser:
     virthost.add_argument("--json", action="store_true", help="check: print the report as JSON")
     virthost.set_defaults(func=cmd_virthost)
 
-    job = sub.add_parser("job", help="list, run and export CI jobs")
-    job.add_argument("action", choices=["list", "run", "export"])
-    job.set_defaults(func=_not_yet("job"))
+    register_job(sub)
     return parser
 
 

@@ -20,8 +20,9 @@ PHASES: tuple[Phase, ...] = (
     Phase("undercloud", "release mirror of the lab's artifacts on the ctlplane; chrony; openstackclient"),
     Phase("overcloud", "deploy the lab's services at release N with Ansible; snapshot overcloud-deployed"),
     Phase("resources", "create the data that must survive the upgrade (grenade-style)"),
-    Phase("ffu", "every intermediate release x steps 1-9, then the final deploy at N+3"),
-    Phase("validate", "Tempest and per-service checks, resources verified; JUnit"),
+    Phase("baseline", "Tempest and per-service checks at N: what the report compares after the FFU"),
+    Phase("ffu", "every intermediate release x steps 1-9, then the final deploy at N+3; resources verified"),
+    Phase("validate", "Tempest and per-service checks at N+3; JUnit"),
     Phase("report", "artifacts: junit.xml, logs, summary.json, report.html"),
 )
 

@@ -29,6 +29,7 @@ RUNNERS: dict[str, str] = {
     "undercloud": "ffulab.deploy.undercloud_phase",
     "overcloud": "ffulab.deploy.overcloud_phase",
     "resources": "ffulab.deploy.resources_phase",
+    "baseline": "ffulab.validate.baseline_phase",
     "ffu": "ffulab.ffu.phase",
     "validate": "ffulab.validate.phase",
     "report": "ffulab.job.report_phase",

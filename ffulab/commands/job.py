@@ -1,10 +1,11 @@
-"""``ffulab job list | run JOB | export --zuul DIR``: the jobs a CI system runs, and how it runs them."""
+"""``ffulab job list | run [JOB] | export --zuul DIR``: the jobs a CI system runs, and how it runs them."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
+from ffulab.config.resolve import DEFAULT_JOB
 from ffulab.ui import console, print_json
 
 
@@ -63,7 +64,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="run a job's whole pipeline on a fresh lab, write its artifacts, destroy the lab",
         description="Exit 0: the job passed; 1: it failed (artifacts written); 2: bad job or flags.",
     )
-    run.add_argument("name", metavar="JOB", help="job name (see 'ffulab job list') or file")
+    run.add_argument(
+        "name",
+        metavar="JOB",
+        nargs="?",
+        default=DEFAULT_JOB,
+        help=f"job name (see 'ffulab job list') or file (default: {DEFAULT_JOB})",
+    )
     run.add_argument("-w", "--working-dir", type=Path, help="lab workspace (default: ~/.ffulab/<job>)")
     run.add_argument("--artifacts", type=Path, metavar="DIR", help="default: <workspace>/artifacts")
     run.add_argument("--keep", action="store_true", help="keep the lab afterwards")
