@@ -13,6 +13,7 @@ from ffulab.logs import start_log
 from ffulab.provision.labvirt import lab_virthost
 from ffulab.provision.layout import Layout
 from ffulab.snapshot import domains
+from ffulab.snapshot.records import DONE_STEP
 from ffulab.state import State
 from ffulab.ui import console, print_json
 from ffulab.virthost.connection import libvirt_open
@@ -78,6 +79,11 @@ def _node_line(facts: dict[str, Any]) -> str:
     return line
 
 
+def _position(ffu: dict[str, Any]) -> str:
+    step = ffu["step"]
+    return f"{ffu['release']} done" if step == DONE_STEP else f"{ffu['release']} step {step}"
+
+
 def _human(size: int | None) -> str:
     if size is None:
         return "-"
@@ -113,7 +119,7 @@ def _render(rows: list[dict[str, Any]], overlays: int | None) -> None:
         "name", "time (UTC)", "phase", "ffu", "size", "nodes", "", title="snapshots", title_justify="left"
     )
     for row in rows:
-        ffu = f"{row['ffu']['release']} step {row['ffu']['step']}" if row["ffu"] else "-"
+        ffu = _position(row["ffu"]) if row["ffu"] else "-"
         marks = [m for m, on in (("auto", row["auto"]), ("last reverted to", row["last_reverted_to"])) if on]
         if row["status"] != "complete":
             marks.append(f"[red]{row['status']}: delete it[/]")
