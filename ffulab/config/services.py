@@ -44,6 +44,11 @@ class ServiceSpec(BaseModel):
         default_factory=dict, description="FFU step -> what runs, {release}/{version}"
     )
     final: str = ""
+    resources: bool = Field(
+        default=False,
+        description="the role has tasks/resources_create.yml and resources_verify.yml: data made on the "
+        "undercloud before the FFU and verified after it (phase resources)",
+    )
 
 
 def load_catalog(roles_dir: Path) -> dict[str, ServiceSpec]:

@@ -55,6 +55,8 @@ class PlaybookResult:
     """Every task result: host, task, seconds, changed."""
     steps: list[dict[str, Any]] = field(default_factory=list)
     """The timed steps role scripts reported: host, task, step, seconds."""
+    outputs: list[dict[str, str]] = field(default_factory=list)
+    """What each script or raw task printed, failed ones too: host, role, task, stdout."""
 
     @property
     def ok(self) -> bool:
@@ -157,11 +159,14 @@ def run_playbook(
     def on_event(event: dict[str, Any]) -> bool:
         data = event.get("event_data", {})
         kind = event.get("event")
+        res = data.get("res") or {}
+        host, task = data.get("host", "?"), data.get("task", "?")
+        if kind in ("runner_on_ok", "runner_on_failed") and isinstance(res.get("stdout"), str):
+            output = {"host": host, "role": data.get("role") or "", "task": task, "stdout": res["stdout"]}
+            result.outputs.append(output)
         if kind == "playbook_on_task_start":
             progress(f"{label}: {data.get('task')}")
         elif kind == "runner_on_ok":
-            res = data.get("res") or {}
-            host, task = data.get("host", "?"), data.get("task", "?")
             result.tasks.append(
                 {
                     "host": host,

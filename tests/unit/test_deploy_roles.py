@@ -8,6 +8,7 @@ ffulab.yml descriptions against what the roles do.
 from __future__ import annotations
 
 import contextlib
+import json
 import shlex
 import shutil
 import subprocess
@@ -30,8 +31,13 @@ ROOT = data_root()
 ROLES = ROOT / "roles"
 SCRIPTS = {
     "overcloud-controller-0": ["common", "timezone", "chrony", "mariadb", "keystone", "haproxy"],
-    "undercloud": ["undercloud", "credentials"],
+    "undercloud": ["undercloud", "credentials", "keystone_resources"],
 }
+SPECIAL = {
+    "credentials": ("undercloud", "credentials.sh.j2"),
+    "keystone_resources": ("keystone", "keystone_resources.sh.j2"),
+}
+"""Scripts that are not ``roles/<role>/templates/<role>.sh.j2``: role and template."""
 
 
 def render(role: str, template: str, variables: dict) -> str:
@@ -42,6 +48,7 @@ def render(role: str, template: str, variables: dict) -> str:
         undefined=jinja2.StrictUndefined,
     )
     env.filters["quote"] = lambda value: shlex.quote(str(value))
+    env.filters["to_json"] = json.dumps
 
     def lookup(kind: str, name: str) -> str:
         if kind == "ansible.builtin.file":
@@ -87,6 +94,8 @@ def lab_variables(tmp_path_factory):
         "undercloud": {
             **overcloud, **undercloud_extravars(config, layout, index), **common,
             "inventory_hostname": "undercloud", "ctlplane_ip": hostvars["undercloud"]["ctlplane_ip"],
+            "resources_passwords": {"keystone": "ResourcesSeed0123456789ab"},
+            "keystone_resources_action": "create",
         },
     }  # fmt: skip
 
@@ -94,9 +103,7 @@ def lab_variables(tmp_path_factory):
 def scripts(lab_variables):
     for host, roles in SCRIPTS.items():
         for role in roles:
-            name, template = (role, f"{role}.sh.j2")
-            if role == "credentials":
-                name, template = "undercloud", "credentials.sh.j2"
+            name, template = SPECIAL.get(role, (role, f"{role}.sh.j2"))
             yield host, role, render(name, template, with_defaults(name, lab_variables[host]))
 
 
@@ -145,12 +152,16 @@ def test_keystone_script_writes_the_centrally_generated_keys(lab_variables):
 def test_secrets_never_reach_a_command_line_in_the_scripts(lab_variables):
     """Passwords go through files, here-documents, builtins (printf, export) or MYSQL_PWD, never argv."""
     variables = lab_variables["overcloud-controller-0"]
-    secrets = [variables["keystone_admin_password"], *variables["database_passwords"].values()]
+    secrets = [
+        variables["keystone_admin_password"],
+        *variables["database_passwords"].values(),
+        "ResourcesSeed",
+    ]
     for _, role, text in scripts(lab_variables):
         for line in text.replace("\\\n", " ").splitlines():  # continuation lines joined
             if any(secret in line for secret in secrets):
                 allowed = ("printf", "export OS_BOOTSTRAP_PASSWORD=", "MYSQL_PWD=", "connection =",
-                           "IDENTIFIED BY", "password:", "OS_PASSWORD=")  # fmt: skip
+                           "IDENTIFIED BY", "password:", "OS_PASSWORD=", '"auth_url": ')  # fmt: skip
                 assert any(word in line for word in allowed), (
                     f"{role}: a secret on a command line: {line.split()[0]}..."
                 )
@@ -160,7 +171,7 @@ ANSIBLE_PLAYBOOK = Path(sys.executable).parent / "ansible-playbook"
 
 
 @pytest.mark.skipif(not ANSIBLE_PLAYBOOK.exists(), reason="needs ansible-core")
-@pytest.mark.parametrize("playbook", ["undercloud.yml", "overcloud.yml"])
+@pytest.mark.parametrize("playbook", ["undercloud.yml", "overcloud.yml", "resources.yml"])
 def test_playbooks_pass_ansibles_syntax_check(playbook, tmp_path):
     inventory = tmp_path / "inventory.yml"
     controllers = {"Controller": {"hosts": {"overcloud-controller-0": {}}}}

@@ -1,0 +1,163 @@
+"""Phase ``resources``: grenade-style data made before the FFU, and :func:`verify_resources` after it.
+
+An upgrade that loses a project, a role assignment or a password is broken even when every service
+answers. So before the FFU each service whose ``roles/<svc>/ffulab.yml`` says ``resources: true``
+makes its data from the undercloud (``playbooks/resources.yml``, action ``create``: idempotent), and
+after it (the ffu phase, the rollback drill) action ``verify`` checks every item and that the users
+still authenticate. Role scripts print ``ffulab-resource: KIND NAME STATUS [WHY]`` per item; the
+state's ``resources`` keeps what was made and the last verification.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ffulab.config.schema import LabConfig
+from ffulab.config.services import ServiceSpec
+from ffulab.deploy.ansible import PlaybookFailed, PlaybookResult, run_playbook
+from ffulab.deploy.extravars import RENDER_DIR, redacted, undercloud_extravars
+from ffulab.deploy.overcloud_phase import deploy_extravars
+from ffulab.errors import FfulabError
+from ffulab.provision.layout import Layout
+from ffulab.secrets import lab_secret
+
+if TYPE_CHECKING:
+    from ffulab.pipeline import Context
+
+log = logging.getLogger(__name__)
+
+PLAYBOOK = "resources.yml"
+STATE_KEY = "resources"
+RESOURCE_LINE = re.compile(
+    r"^ffulab-resource: (?P<kind>\S+) (?P<name>\S+) (?P<status>\S+)(?: (?P<why>.*?))?\r?$", re.MULTILINE
+)
+"""What a service's resources script prints per item (roles/keystone/files/keystone_resources.py)."""
+SUCCESS = ("ok", "created", "updated")
+
+
+@dataclass(frozen=True)
+class Item:
+    """One resource line: which service's item, and how it fared (MISSING, FAILED: with why)."""
+
+    service: str
+    kind: str
+    name: str
+    status: str
+    why: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.status in SUCCESS
+
+    def describe(self) -> str:
+        return f"{self.service} {self.kind} {self.name}: {self.status} {self.why}".strip()
+
+    def key(self) -> dict[str, str]:
+        return {"service": self.service, "kind": self.kind, "name": self.name}
+
+
+def parse_items(result: PlaybookResult) -> list[Item]:
+    """Every ``ffulab-resource:`` line of the run, with the service (role) whose task printed it."""
+    return [
+        Item(output["role"], match["kind"], match["name"], match["status"], match["why"] or "")
+        for output in result.outputs
+        for match in RESOURCE_LINE.finditer(output["stdout"])
+    ]
+
+
+def resource_services(config: LabConfig, catalog: dict[str, ServiceSpec]) -> list[str]:
+    """The lab's services whose role makes resources, in the lab file's order."""
+    services = dict.fromkeys(service for role in config.lab.roles.values() for service in role.services)
+    return [service for service in services if catalog[service].resources]
+
+
+def resources_extravars(ctx: Context, action: str, services: list[str]) -> dict[str, Any]:
+    """The undercloud's and the deploy's variables, the action, the services, each one's seed."""
+    deploy = deploy_extravars(ctx)  # first: it names the missing phase when there is no mirror yet
+    index = ctx.state.get("undercloud")["mirror"]["index"]
+    layout = Layout.from_dict(ctx.state.get("layout"))
+    return {
+        **undercloud_extravars(ctx.resolved.config, layout, index),
+        **deploy,
+        "resources_action": action,
+        "resources_services": services,
+        "resources_passwords": {
+            service: lab_secret(ctx.workspace, f"{service}_resources_password") for service in services
+        },
+    }
+
+
+def apply(ctx: Context, action: str, label: str) -> tuple[list[Item], float, str]:
+    """Run the playbook for ``action``: the items it reported, its seconds and its log. A run that
+    failed for another reason than its items (no line says which) raises as it is."""
+    services = resource_services(ctx.resolved.config, ctx.resolved.catalog)
+    if not services:
+        ctx.progress("no service of this lab makes resources (resources: true in roles/<svc>/ffulab.yml)")
+        return [], 0.0, ""
+    extravars = resources_extravars(ctx, action, services)
+    (ctx.workspace / RENDER_DIR).mkdir(mode=0o700, parents=True, exist_ok=True)
+    log.debug("%s variables (secrets hidden): %s", label, json.dumps(redacted(extravars), sort_keys=True))
+    started = time.monotonic()
+    try:
+        result = run_playbook(ctx.workspace, PLAYBOOK, extravars, ctx.progress, label=label)
+    except PlaybookFailed as exc:
+        result = exc.result
+        if all(item.ok for item in parse_items(result)):
+            raise
+    return parse_items(result), round(time.monotonic() - started, 1), str(result.log)
+
+
+def failure(items: list[Item], action: str, log_path: str, rerun: str) -> FfulabError:
+    failed = [item.describe() for item in items if not item.ok]
+    return FfulabError(
+        f"resources {action}: {len(failed)} of {len(items)} item(s) failed: {'; '.join(failed)}\n"
+        f"full Ansible log: {log_path}\nrerun with: {rerun}"
+    )
+
+
+def lab_release(ctx: Context) -> str:
+    """The release the lab's services run: N, until the ffu phase records N+3 in ``overcloud``."""
+    return (ctx.state.get("overcloud") or {}).get("release") or ctx.resolved.config.release.overcloud
+
+
+def run(ctx: Context) -> None:
+    items, seconds, log_path = apply(ctx, "create", label="resources-create")
+    record = {
+        "created": [item.key() for item in items if item.ok],
+        "seconds": seconds,
+        "created_at": lab_release(ctx),
+    }
+    ctx.state.set(STATE_KEY, {**(ctx.state.get(STATE_KEY) or {}), **record})
+    if not all(item.ok for item in items):
+        raise failure(items, "create", log_path, f"ffulab run -t resources -w {ctx.workspace}")
+    changed = sum(item.status != "ok" for item in items)
+    ctx.progress(f"{len(items)} resource(s), {changed} created or updated, in {seconds:.0f} s")
+
+
+def verify_resources(ctx: Context, label: str) -> dict[str, Any]:
+    """Check every resource at the release the lab is at, ``label`` naming the run; record the result
+    as ``resources.verified`` and return it. Raises naming each failed item."""
+    items, seconds, log_path = apply(ctx, "verify", label=label)
+    release = lab_release(ctx)
+    failed = [item.describe() for item in items if not item.ok]
+    verified = {
+        "release": release,
+        "label": label,
+        "items": len(items),
+        "ok": len(items) - len(failed),
+        "failed": failed,
+        "seconds": seconds,
+    }
+    ctx.state.set(STATE_KEY, {**(ctx.state.get(STATE_KEY) or {}), "verified": verified})
+    if failed:
+        first = ctx.resolved.config.release.ffu_chain[1]  # the FFU again, from snapshot ffu-ready
+        raise failure(
+            items, "verify", log_path, f"ffulab ffu -w {ctx.workspace} --from-release {first} --from-step 1"
+        )
+    ctx.progress(f"{len(items)} resource(s) verified at {release} in {seconds:.0f} s")
+    return verified
