@@ -118,9 +118,38 @@ def check_nodes(config: LabConfig, origin: Origin) -> None:
             seen[name] = ("nodes", "overcloud", index, "name")
 
 
+def check_tempest(config: LabConfig, origin: Origin, constraints_dir: Path) -> None:
+    """A job that runs Tempest has a pin, and the series of its constraints exists with its file."""
+    tempest = config.tempest
+    if tempest is None:
+        if config.job and "tempest" in config.job.validations:
+            _fail(
+                origin,
+                ("tempest",),
+                f"job '{config.job.name}' validates with Tempest but no Tempest is pinned",
+                "add tempest: {version: ..., constraints: <series>} (see release-configs/common.yml)",
+            )
+        return
+    if tempest.constraints not in config.series:
+        _fail(
+            origin,
+            ("tempest", "constraints"),
+            f"unknown series '{tempest.constraints}'",
+            did_you_mean(tempest.constraints, list(config.series)),
+        )
+    if not (constraints_dir / config.series[tempest.constraints].constraints).is_file():
+        _fail(
+            origin,
+            ("series", tempest.constraints, "constraints"),
+            f"constraints file '{config.series[tempest.constraints].constraints}' not found in "
+            f"{constraints_dir} (Tempest's libraries are pinned by it)",
+        )
+
+
 def check_all(
     config: LabConfig, origin: Origin, catalog: dict[str, ServiceSpec], constraints_dir: Path
 ) -> None:
     check_release(config, origin, constraints_dir)
     check_lab(config, origin, catalog)
     check_nodes(config, origin)
+    check_tempest(config, origin, constraints_dir)

@@ -100,6 +100,15 @@ class JobSpec(_Strict):
     overrides: dict = Field(default_factory=dict, description="applied after the job, before -e")
 
 
+class TempestSpec(_Strict):
+    """The Tempest that validates every lab. Tempest is branchless: one release tests the maintained
+    series of its time, so one pin serves the whole FFU chain (N and N+3 alike)."""
+
+    version: str = Field(description="tempest release on PyPI")
+    constraints: str = Field(description="the series whose upper-constraints pin Tempest's libraries")
+    concurrency: int = Field(1, ge=1, le=16, description="stestr workers")
+
+
 class SnapshotSettings(_Strict):
     auto: bool = True
 
@@ -137,6 +146,7 @@ class LabConfig(_Strict):
     lab: LabSpec
     nodes: NodesSpec
     job: JobSpec | None = None
+    tempest: TempestSpec | None = None
     settings: Settings = Field(default_factory=Settings)
 
     def overcloud_nodes(self) -> list[tuple[str, NodeSpec]]:
