@@ -1,0 +1,191 @@
+"""Validate one lab: Tempest and the service checks, JUnit into the artifacts, counts into the state.
+
+``validate()`` is what ``ffulab validate``, the ``baseline`` phase (at N, before the FFU) and the
+``validate`` phase (at N+3) run. Each writes ``<workspace>/artifacts/validate/<label>/`` with
+``junit-tempest.xml`` and ``junit-services.xml`` and records under the state's ``validate`` key::
+
+    {"baseline": R, "final": R}
+    R = {"release", "ok", "tempest": C, "services": C}   (a check the job does not run: None)
+    C = {"passed", "failed", "skipped", "seconds", "junit", "results": {test_id: status}}
+
+then fails (exit 1) when a test failed, once everything is written.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ffulab.config.resolve import Resolved, resolve
+from ffulab.config.schema import VALIDATIONS, JobSpec
+from ffulab.deploy.overcloud_phase import admin_credentials
+from ffulab.errors import FfulabError
+from ffulab.paths import data_root
+from ffulab.proc import redact
+from ffulab.state import State
+from ffulab.validate import junit
+from ffulab.validate.compare import regressions
+from ffulab.validate.services import run_services
+from ffulab.validate.tempest_conf import load_service_tempest, render, tempest_settings
+from ffulab.validate.tempest_run import run_tempest
+from ffulab.validate.tempest_venv import ensure_tempest
+
+Progress = Callable[[str], None]
+STATE_KEY = "validate"
+LABELS = ("baseline", "final")
+ARTIFACTS = Path("artifacts") / "validate"
+WORK = Path("validate")
+"""Private run directories in the workspace (tempest.conf holds the admin password)."""
+CONSTRAINTS_DIR = Path("release-configs") / "constraints"
+SHOWN_FAILURES = 10
+DEFAULT_REGEX: str = JobSpec.model_fields["tempest_regex"].default
+"""For a lab resolved without a job."""
+
+
+class ValidationFailed(FfulabError):
+    """Tests failed; the JUnit files and the state say which. ``result`` is the recorded R."""
+
+    def __init__(self, label: str, result: dict[str, Any], regressed: list[str]):
+        self.label, self.result, self.regressed = label, result, regressed
+        failing = [
+            test
+            for kind in ("tempest", "services")
+            for test, status in ((result.get(kind) or {}).get("results") or {}).items()
+            if status == "failed"
+        ]
+        lines = [f"{label} validation at {result['release']} failed: {summary(result)}"]
+        lines += [f"  failed: {test}" for test in failing[:SHOWN_FAILURES]]
+        if len(failing) > SHOWN_FAILURES:
+            lines.append(f"  ... and {len(failing) - SHOWN_FAILURES} more (see the JUnit files)")
+        lines += [f"  regression (passed at the baseline): {test}" for test in regressed]
+        super().__init__("\n".join(lines))
+
+
+def summary(result: dict[str, Any]) -> str:
+    """``tempest 40 passed, 0 failed, 2 skipped; services ...``: the counts people read first."""
+    parts = []
+    for kind in ("tempest", "services"):
+        check = result.get(kind)
+        if check is not None:
+            parts.append(
+                f"{kind} {check['passed']} passed, {check['failed']} failed, {check['skipped']} skipped "
+                f"({check['seconds']:.0f} s)"
+            )
+    return "; ".join(parts) or "nothing to check"
+
+
+def recorded_config(state: State) -> Resolved:
+    """The lab's config from the layers and overrides its run recorded (its files as they are now)."""
+    recorded = state.get("config") or {}
+    files = recorded.get("files") or {}
+    if not {"release", "lab", "nodes"} <= set(files):
+        raise FfulabError(f"{state.path}: no recorded config: run the lab with 'ffulab run' first")
+    return resolve(
+        job=files.get("job"),
+        release=files["release"],
+        lab=files["lab"],
+        nodes=files["nodes"],
+        extra_vars=recorded.get("overrides") or [],
+    )
+
+
+def label_for(resolved: Resolved, release: str) -> str:
+    """``baseline`` while the overcloud runs N, ``final`` once the FFU has moved it on."""
+    return "baseline" if release == resolved.config.release.ffu_chain[0] else "final"
+
+
+def lab_services(resolved: Resolved) -> list[str]:
+    """Every service of the lab, in role order, each once."""
+    services: list[str] = []
+    for role in resolved.config.lab.roles.values():
+        services += [name for name in role.services if name not in services]
+    return services
+
+
+def _tempest(state: State, resolved: Resolved, regex: str, out: Path, progress: Progress) -> dict[str, Any]:
+    config = resolved.config
+    spec = config.tempest
+    if spec is None:
+        raise FfulabError("the config pins no Tempest (tempest: in release-configs/common.yml)")
+    overcloud = state.get("overcloud") or {}
+    constraints = data_root() / CONSTRAINTS_DIR / config.series[spec.constraints].constraints
+    venv = ensure_tempest(spec.version, constraints, progress)
+    series = list(config.series)
+    roles = data_root() / "roles"
+    services = {name: load_service_tempest(roles, name, series) for name in lab_services(resolved)}
+    credentials = admin_credentials(state.workspace, overcloud["keystone_url"])
+    work = state.workspace / WORK / out.name
+    settings = tempest_settings(credentials, services, series, overcloud["release"], work)
+    netns = (state.get("virthost") or {}).get("netns")
+    path = out / "junit-tempest.xml"
+    started = time.monotonic()
+    run_tempest(
+        venv, render(settings), work, regex, path,
+        netns=netns, concurrency=spec.concurrency, progress=progress,
+    )  # fmt: skip
+    seconds = round(time.monotonic() - started, 1)
+    log = work / "tempest.log"
+    if log.is_file():  # for CI, without the admin password
+        (out / "tempest.log").write_text(redact(log.read_text(errors="replace"), [credentials.password]))
+    return {**_counts(path), "seconds": seconds, "junit": str(path)}
+
+
+def _services(state: State, out: Path, progress: Progress) -> dict[str, Any]:
+    nodes = [node for node in (state.get("layout") or {}).get("nodes", []) if node["role"] != "undercloud"]
+    path = out / "junit-services.xml"
+    started = time.monotonic()
+    run_services(state.workspace, path, len(nodes), progress)
+    return {**_counts(path), "seconds": round(time.monotonic() - started, 1), "junit": str(path)}
+
+
+def _counts(path: Path) -> dict[str, Any]:
+    counted = junit.count(path)
+    return {key: counted[key] for key in ("passed", "failed", "skipped", "results")}
+
+
+def validate(
+    workspace: Path,
+    regex: str | None = None,
+    progress: Progress = print,
+    *,
+    label: str | None = None,
+    resolved: Resolved | None = None,
+) -> dict[str, Any]:
+    """Validate the lab at ``workspace``; return R (see the module doc), raise ValidationFailed if not ok.
+
+    ``regex`` overrides the job's ``tempest_regex``; ``label`` (baseline | final) is taken from the
+    deployed release when not given; ``resolved`` is the lab's config (default: as its run recorded it).
+    """
+    state = State.load(workspace)
+    resolved = resolved or recorded_config(state)
+    overcloud = state.get("overcloud") or {}
+    if not overcloud.get("release"):
+        raise FfulabError(f"{workspace}: no overcloud deployed yet: run the overcloud phase first")
+    label = label or label_for(resolved, overcloud["release"])
+    if label not in LABELS:
+        raise FfulabError(f"unknown validation label '{label}'; labels are {', '.join(LABELS)}")
+    job = resolved.config.job
+    validations = job.validations if job else list(VALIDATIONS)
+    out = workspace / ARTIFACTS / label
+    out.mkdir(parents=True, exist_ok=True)
+    for stale in out.glob("junit-*.xml"):
+        stale.unlink()
+    result: dict[str, Any] = {"release": overcloud["release"], "ok": False, "tempest": None, "services": None}
+    if "tempest" in validations and overcloud.get("keystone_url"):
+        chosen = regex or (job.tempest_regex if job else DEFAULT_REGEX)
+        result["tempest"] = _tempest(state, resolved, chosen, out, progress)
+    if "services" in validations:
+        result["services"] = _services(state, out, progress)
+    checks = [check for check in (result["tempest"], result["services"]) if check is not None]
+    result["ok"] = all(check["failed"] == 0 for check in checks)
+    state.set(STATE_KEY, {**(state.get(STATE_KEY) or {}), label: result})
+    progress(f"{label} at {result['release']}: {summary(result)}")
+    baseline = (state.get(STATE_KEY) or {}).get("baseline")
+    regressed = regressions(baseline, result) if label == "final" and baseline else []
+    for test in regressed:
+        progress(f"regression: {test} passed at the baseline")
+    if not result["ok"] or regressed:
+        raise ValidationFailed(label, result, regressed)
+    return result

@@ -1,0 +1,149 @@
+"""Per-service checks against a live lab: ``FFULAB_WORKSPACE=WS pytest tests/services``.
+
+``ffulab validate`` runs them (with pytest-xdist, JUnit). The lab's state says which overcloud node
+runs which service and at which release (the FFU moves ``state["overcloud"]`` to N+3). Each module
+``test_<service>.py`` sets ``SERVICE``; its tests that take a ``host`` run once per node running that
+service, through the workspace's ssh config (pytest-testinfra's ssh backend, ControlMaster reused).
+The lab's APIs are called from the virthost's netns, never from the host's own namespace.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import testinfra
+
+from ffulab.deploy.credentials import ADMIN_PASSWORD_SECRET
+from ffulab.provision.access import SSH_CONFIG
+from ffulab.secrets import lab_secret
+from ffulab.validate.netns_http import Response, request
+from ffulab.validate.services import WORKSPACE_ENV
+
+
+@dataclass(frozen=True)
+class Lab:
+    """What the checks expect, from the lab's state."""
+
+    workspace: Path
+    state: dict[str, Any]
+
+    @property
+    def config(self) -> dict[str, Any]:
+        return self.state["config"]["config"]
+
+    @property
+    def overcloud(self) -> dict[str, Any]:
+        return self.state["overcloud"]
+
+    @property
+    def release(self) -> str:
+        return self.overcloud["release"]
+
+    def version(self, service: str) -> str:
+        return self.overcloud["versions"][service]
+
+    @property
+    def netns(self) -> str | None:
+        return (self.state.get("virthost") or {}).get("netns")
+
+    def nodes(self) -> list[dict[str, Any]]:
+        return [node for node in self.state["layout"]["nodes"] if node["role"] != "undercloud"]
+
+    def node(self, name: str) -> dict[str, Any]:
+        return next(node for node in self.state["layout"]["nodes"] if node["name"] == name)
+
+    def ctlplane_ip(self, name: str) -> str:
+        return self.node(name)["nics"]["ctlplane"]["ip"]
+
+    def services_of(self, name: str) -> list[str]:
+        return self.config["lab"]["roles"][self.node(name)["role"]]["services"]
+
+    def nodes_running(self, service: str) -> list[str]:
+        """Overcloud nodes whose role runs ``service``, in layout order."""
+        return [node["name"] for node in self.nodes() if service in self.services_of(node["name"])]
+
+    def first_node_running(self, service: str) -> str:
+        """Where a shared service lives (the database, keystone's db_sync and bootstrap)."""
+        return self.nodes_running(service)[0]
+
+    def venv(self, service: str) -> str:
+        """The venv of ``service`` at the deployed release, as the undercloud's mirror index names it."""
+        index = self.state["undercloud"]["mirror"]["index"]["artifacts"]
+        return next(
+            entry["venv"] for entry in index if entry["series"] == self.release and entry["name"] == service
+        )
+
+
+def _lab() -> Lab:
+    workspace = os.environ.get(WORKSPACE_ENV)
+    if not workspace:
+        pytest.skip(f"no lab to check: set {WORKSPACE_ENV}=<workspace> (ffulab validate does)")
+    path = Path(workspace).resolve()
+    return Lab(path, json.loads((path / "state.json").read_text()))
+
+
+@pytest.fixture(scope="session")
+def lab() -> Lab:
+    return _lab()
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """``node``: each node running the module's SERVICE (every overcloud node when it is None); no
+    node: the module's tests are skipped."""
+    if "node" in metafunc.fixturenames:
+        service = metafunc.module.SERVICE
+        lab = _lab() if os.environ.get(WORKSPACE_ENV) else None
+        if lab is None:
+            nodes = []
+        elif service is None:
+            nodes = [node["name"] for node in lab.nodes()]
+        else:
+            nodes = lab.nodes_running(service)
+        metafunc.parametrize("node", nodes, scope="module")
+
+
+@pytest.fixture(scope="module")
+def host(lab: Lab, node: str) -> testinfra.host.Host:
+    """The node through the workspace's ssh config (undercloud as jump host)."""
+    return testinfra.get_host(f"ssh://{node}", ssh_config=str(lab.workspace / SSH_CONFIG))
+
+
+@dataclass(frozen=True)
+class Identity:
+    """The overcloud's identity API with an admin token, called from the virthost's netns."""
+
+    lab: Lab
+    token: str
+
+    def get(self, path: str) -> Response:
+        url = self.lab.overcloud["keystone_url"].rstrip("/") + path
+        return request(self.lab.netns, "GET", url, headers={"X-Auth-Token": self.token})
+
+
+@pytest.fixture(scope="session")
+def identity(lab: Lab) -> Identity:
+    password = lab_secret(lab.workspace, ADMIN_PASSWORD_SECRET)
+    scope = {"project": {"name": "admin", "domain": {"name": "Default"}}}
+    user = {"name": "admin", "domain": {"name": "Default"}, "password": password}
+    body = {"auth": {"identity": {"methods": ["password"], "password": {"user": user}}, "scope": scope}}
+    url = lab.overcloud["keystone_url"].rstrip("/") + "/auth/tokens"
+    answer = request(lab.netns, "POST", url, body=body)
+    assert answer.status == 201, f"no admin token from {url}: HTTP {answer.status} {answer.body}"
+    return Identity(lab, answer.headers["x-subject-token"])
+
+
+@pytest.fixture(scope="module")
+def listening(host: testinfra.host.Host) -> list[tuple[str, str, str]]:
+    """Every listening TCP socket and bound UDP socket of the node: (proto, address:port, processes)."""
+    found = []
+    for line in host.check_output("ss -Hlntup").splitlines():
+        fields = line.split()
+        processes = ",".join(sorted(set(re.findall(r'\("([^"]+)"', fields[-1]))))
+        found.append((fields[0], fields[4], processes))
+    return found

@@ -1,0 +1,155 @@
+"""validate(): JUnit files into the artifacts, counts and results into the state, exit 1 after both."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ffulab.config.resolve import resolve
+from ffulab.state import State
+from ffulab.validate import ValidationFailed, validate
+from ffulab.validate import validation as module
+from ffulab.validate.tempest_venv import TempestVenv
+
+URL = "http://192.0.2.10:5000/v3"
+TOKENS = "tempest.api.identity.v3.test_tokens.TokensV3Test"
+PASSING = {f"{TOKENS}.test_create_token": "passed", f"{TOKENS}.test_validate_token": "passed"}
+SERVICES = {"tests.services.test_keystone.test_unit[overcloud-controller-0]": "passed"}
+
+
+def junit(path: Path, results: dict[str, str]) -> None:
+    body = {"failed": "<failure>f</failure>", "skipped": "<skipped/>", "passed": ""}
+    cases = ""
+    for test, status in results.items():
+        classname, _, name = test.rpartition(".")
+        cases += f'<testcase classname="{classname}" name="{name}">{body[status]}</testcase>'
+
+    path.write_text(f"<testsuite>{cases}</testsuite>")
+
+
+class Fakes:
+    """Tempest and the service checks as recorded calls writing the JUnit they are told to."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch):
+        self.tempest = dict(PASSING)
+        self.services = dict(SERVICES)
+        self.calls: list[dict] = []
+        monkeypatch.setattr(module, "ensure_tempest", self.ensure)
+        monkeypatch.setattr(module, "run_tempest", self.run_tempest)
+        monkeypatch.setattr(module, "run_services", self.run_services)
+
+    def ensure(self, version, constraints, progress):
+        self.calls.append({"ensure": version, "constraints": constraints.name})
+        return TempestVenv(Path("/nonexistent"), version, "k" * 64, False, 0.0)
+
+    def run_tempest(self, venv, conf_text, work, regex, path, *, netns, concurrency, progress):
+        self.calls.append({"conf": conf_text, "work": work, "regex": regex, "netns": netns})
+        junit(path, self.tempest)
+        return len(self.tempest)
+
+    def run_services(self, workspace, path, nodes, progress):
+        self.calls.append({"services": workspace, "nodes": nodes})
+        junit(path, self.services)
+
+
+def make_lab(workspace: Path, release: str | None = None, **flags) -> State:
+    resolved = resolve(**flags)
+    config = resolved.config
+    state = State.open(workspace, config.lab.name)
+    state.set("config", resolved.to_dict())
+    state.set("virthost", {"kind": "sandbox", "netns": "ffulab-sandbox"})
+    nodes = [
+        {"name": "undercloud", "role": "undercloud"},
+        {"name": "overcloud-controller-0", "role": "Controller"},
+    ]
+    state.set("layout", {"nodes": nodes})
+    release = release or config.release.overcloud
+    state.set(
+        "overcloud", {"release": release, "versions": config.series[release].services, "keystone_url": URL}
+    )
+    return state
+
+
+@pytest.fixture
+def fakes(monkeypatch):
+    return Fakes(monkeypatch)
+
+
+def test_a_passing_baseline_is_recorded_with_its_junit_files(tmp_path, fakes):
+    make_lab(tmp_path)
+    result = validate(tmp_path, progress=lambda line: None)
+    out = tmp_path / "artifacts" / "validate" / "baseline"
+    assert result == State.load(tmp_path).get("validate")["baseline"]
+    assert result["release"] == "2024.1" and result["ok"] is True
+    tempest = result["tempest"]
+    assert (tempest["passed"], tempest["failed"], tempest["skipped"]) == (2, 0, 0)
+    assert tempest["results"] == PASSING
+    assert tempest["junit"] == str(out / "junit-tempest.xml") and (out / "junit-tempest.xml").is_file()
+    assert result["services"]["junit"] == str(out / "junit-services.xml")
+    assert result["services"]["results"] == SERVICES
+    assert set(tempest) == {"passed", "failed", "skipped", "seconds", "junit", "results"}
+
+
+def test_tempest_gets_the_pin_the_job_regex_and_a_private_run_dir(tmp_path, fakes):
+    state = make_lab(tmp_path)
+    validate(tmp_path, progress=lambda line: None)
+    ensure, run, services = fakes.calls
+    assert ensure == {"ensure": "45.0.0", "constraints": "upper-constraints-2025.2.txt"}
+    config = resolve().config
+    assert run["regex"] == config.job.tempest_regex
+    assert run["work"] == tmp_path / "validate" / "baseline"
+    assert run["netns"] == "ffulab-sandbox"
+    assert f"uri_v3 = {URL}" in run["conf"]
+    assert State.load(tmp_path).get("validate")["baseline"]["tempest"]["passed"] == 2
+    assert services == {"services": tmp_path, "nodes": 1}
+    assert state.workspace == tmp_path
+
+
+def test_the_regex_given_wins(tmp_path, fakes):
+    make_lab(tmp_path)
+    validate(tmp_path, regex=r"^tempest\.api\.identity\.v3\.test_tokens", progress=lambda line: None)
+    assert fakes.calls[1]["regex"] == r"^tempest\.api\.identity\.v3\.test_tokens"
+
+
+def test_a_failure_raises_after_files_and_state_are_written(tmp_path, fakes):
+    make_lab(tmp_path)
+    fakes.services = {"tests.services.test_keystone.test_unit[overcloud-controller-0]": "failed"}
+    with pytest.raises(ValidationFailed) as raised:
+        validate(tmp_path, progress=lambda line: None)
+    assert raised.value.exit_code == 1
+    assert "failed: tests.services.test_keystone.test_unit[overcloud-controller-0]" in str(raised.value)
+    recorded = State.load(tmp_path).get("validate")["baseline"]
+    assert recorded["ok"] is False and recorded["services"]["failed"] == 1
+    assert (tmp_path / "artifacts" / "validate" / "baseline" / "junit-services.xml").is_file()
+
+
+def test_after_the_ffu_it_is_the_final_run_and_names_regressions(tmp_path, fakes):
+    make_lab(tmp_path)
+    validate(tmp_path, progress=lambda line: None)
+    state = State.load(tmp_path)
+    state.set("overcloud", {**state.get("overcloud"), "release": "2025.2"})
+    fakes.tempest = {**PASSING, f"{TOKENS}.test_validate_token": "failed"}
+    with pytest.raises(
+        ValidationFailed, match=r"regression \(passed at the baseline\): .*test_validate_token"
+    ):
+        validate(tmp_path, progress=lambda line: None)
+    recorded = State.load(tmp_path).get("validate")
+    assert set(recorded) == {"baseline", "final"}
+    assert recorded["final"]["release"] == "2025.2" and recorded["baseline"]["ok"] is True
+    assert (tmp_path / "artifacts" / "validate" / "final" / "junit-tempest.xml").is_file()
+
+
+def test_a_job_without_tempest_runs_only_the_service_checks(tmp_path, fakes):
+    make_lab(tmp_path, job="ffu-minimal")
+    result = validate(tmp_path, progress=lambda line: None)
+    assert result["tempest"] is None and result["services"]["passed"] == 1
+    assert [call for call in fakes.calls if "regex" in call] == []
+    assert not (tmp_path / "artifacts" / "validate" / "baseline" / "junit-tempest.xml").exists()
+
+
+def test_a_lab_not_deployed_yet_is_told_so(tmp_path, fakes):
+    state = make_lab(tmp_path)
+    state.set("overcloud", {})
+    with pytest.raises(Exception, match="no overcloud deployed yet"):
+        validate(tmp_path, progress=lambda line: None)
