@@ -5,6 +5,15 @@
 set -euo pipefail
 umask 022
 
+# One role script at a time on a node: a run killed on the virthost leaves its script running here
+# (SSH does not stop it); the rerun's script waits for that one instead of racing it (an unpack, a
+# db_sync). Services are started by systemd, so nothing long-lived inherits the lock.
+exec {FFULAB_LOCK_FD}>/run/lock/ffulab-role-script.lock
+if ! flock -w 1800 "$FFULAB_LOCK_FD"; then
+    echo "ffulab: another ffulab role script has been running here for 30 min: see ps -ef" >&2
+    exit 1
+fi
+
 ffulab_changed() { echo "ffulab-changed: $*"; }
 
 # the last line of every role script: the task fails without it (a truncated script must not pass)
