@@ -4,9 +4,6 @@ then its artifacts checked the way CI and a person use them. Needs root; about a
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 
@@ -14,48 +11,21 @@ from ffulab.config.resolve import DEFAULT_JOB, resolve
 from ffulab.job.check import check_artifacts
 
 pytestmark = pytest.mark.e2e
-JOB_TIMEOUT = 2 * 3600
-
-
-@pytest.fixture(scope="module")
-def job(tmp_path_factory):
-    """One run of the default job, its lab kept for the checks and destroyed after them."""
-    if os.geteuid() != 0:
-        pytest.skip("the default job needs root (sandbox virthost)")
-    root = tmp_path_factory.mktemp("default-job")
-    workspace, artifacts = root / "ws", root / "artifacts"
-    argv = [
-        sys.executable,
-        "-m",
-        "ffulab",
-        "job",
-        "run",
-        DEFAULT_JOB,
-        "-w",
-        str(workspace),
-        "--artifacts",
-        str(artifacts),
-        "--keep",
-    ]
-    result = subprocess.run(argv, timeout=JOB_TIMEOUT, check=False)  # progress goes to the CI log as it comes
-    yield result.returncode, workspace, artifacts
-    subprocess.run([sys.executable, "-m", "ffulab", "destroy", "-w", str(workspace)], check=False)
 
 
 def test_the_default_job_passes(job):
-    returncode, _, artifacts = job
-    assert returncode == 0, f"ffulab job run exited {returncode}; see {artifacts / 'report.html'}"
+    assert job.returncode == 0, f"ffulab job run exited {job.returncode}; see {job.artifacts / 'report.html'}"
 
 
 def test_its_artifacts_parse_and_its_report_renders_without_console_errors(job):
-    _, _, artifacts = job
+    artifacts = job.artifacts
     screenshot = artifacts / "report.png"
     assert check_artifacts(artifacts, screenshot) == []
     print(f"report screenshot: {screenshot}")
 
 
 def test_its_summary_tells_the_upgrade_its_timings_and_downtime(job):
-    _, _, artifacts = job
+    artifacts = job.artifacts
     summary = json.loads((artifacts / "summary.json").read_text())
     config = resolve(job=DEFAULT_JOB).config
     chain = config.release.ffu_chain
