@@ -6,11 +6,11 @@ import argparse
 import logging
 import subprocess
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 from ffulab import __version__
 from ffulab.commands.job import register as register_job
+from ffulab.commands.validate import register as register_validate
 from ffulab.config.resolve import DEFAULT_JOB, Resolved, resolve
 from ffulab.errors import FfulabError, UsageError
 from ffulab.logs import start_log
@@ -187,13 +187,6 @@ def cmd_lock(args: argparse.Namespace) -> int:
     return 0
 
 
-def _not_yet(what: str) -> Callable[[argparse.Namespace], int]:
-    def command(args: argparse.Namespace) -> int:
-        raise FfulabError(f"'ffulab {what}' is not implemented yet in this version of ffulab")
-
-    return command
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ffulab",
@@ -241,9 +234,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ffu.set_defaults(func=cmd_ffu)
 
-    validate = sub.add_parser("validate", help="Tempest + service checks")
-    _workspace_flag(validate)
-    validate.set_defaults(func=_not_yet("validate"))
+    register_validate(sub)
 
     snapshot = sub.add_parser("snapshot", help="lab-consistent snapshots")
     snapshot.add_argument("action", choices=["create", "list", "revert", "delete"])
