@@ -1,6 +1,7 @@
 """keystone-only deployed at release N on 1ctlr (sandbox virthost, TCG): the undercloud's mirror,
-a token through haproxy from the undercloud, the identity endpoints, keystone's version, and a
-second deploy that changes nothing. ~12 min with cached image and artifacts; the lab is always
+a token through haproxy from the undercloud, the identity endpoints, keystone's version, a
+second deploy that changes nothing, and ``ffulab validate`` (passing, then failing by name with
+keystone stopped). ~12 min with cached image and artifacts; the lab is always
 destroyed at the end.
 """
 
@@ -11,6 +12,7 @@ import os
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -19,6 +21,10 @@ from lab_helpers import ffulab, state_of
 pytestmark = pytest.mark.functional
 
 PHASES = "virthost,image,provision,bmc,undercloud,overcloud"
+STOPPED_KEYSTONE_REGEX = (
+    r"^tempest\.api\.identity\.v3\.test_api_discovery\.TestApiDiscovery\.test_list_api_versions"
+)
+"""One Tempest test: with keystone stopped its class cannot even get credentials."""
 
 
 @pytest.fixture(scope="module")
@@ -116,6 +122,61 @@ def test_the_undercloud_phase_again_sends_and_changes_nothing(lab):
     ffulab("run", "-w", str(lab), "-t", "undercloud", "-e", "settings.snapshots.auto=false", timeout=900)
     undercloud = state_of(lab)["undercloud"]
     assert undercloud["sync"]["sent"] == [] and undercloud["changed"] == {}
+
+
+@pytest.fixture(scope="module")
+def validated(lab) -> dict:
+    """``ffulab validate`` on the lab at N (the baseline run), with the job's Tempest tests."""
+    result = ffulab("validate", "-w", str(lab), "--json", timeout=3600, check=False)
+    assert result.returncode == 0, f"ffulab validate exited {result.returncode}\n{result.stderr}"
+    return json.loads(result.stdout)
+
+
+def test_validate_passes_on_the_deployed_lab(lab, validated):
+    tempest, services = validated["tempest"], validated["services"]
+    assert validated["ok"] and validated["release"] == state_of(lab)["overcloud"]["release"]
+    assert tempest["failed"] == 0 and tempest["passed"] > 0, f"tempest: {tempest['results']}"
+    assert services["failed"] == 0 and services["passed"] > 0, f"services: {services['results']}"
+    artifacts = lab / "artifacts" / "validate" / "baseline"
+    assert {path.name for path in artifacts.glob("junit-*.xml")} == {
+        "junit-tempest.xml",
+        "junit-services.xml",
+    }
+    assert state_of(lab)["validate"]["baseline"] == validated
+
+
+def test_a_stopped_keystone_fails_the_named_check(lab, validated):
+    """A broken lab: the check that says so fails, by name, with what is wrong; keystone comes back after."""
+    on(lab, "overcloud-controller-0", "systemctl", "stop", "keystone.service")
+    try:
+        result = ffulab(
+            "validate", "-w", str(lab), "--tempest-regex", STOPPED_KEYSTONE_REGEX, timeout=1800, check=False
+        )
+        assert result.returncode == 1, f"exit {result.returncode}: {result.stdout}{result.stderr}"
+        named = "tests.services.test_keystone.test_the_unit_runs_the_release_venv[overcloud-controller-0]"
+        assert f"failed: {named}" in result.stderr
+        junit = (lab / "artifacts" / "validate" / "baseline" / "junit-services.xml").read_text()
+        assert "keystone.service is not running on overcloud-controller-0" in junit
+        recorded = state_of(lab)["validate"]["baseline"]
+        assert recorded["ok"] is False and recorded["services"]["results"][named] == "failed"
+    finally:
+        on(lab, "overcloud-controller-0", "systemctl", "start", "keystone.service")
+        wait_for_a_token(lab)
+
+
+def wait_for_a_token(workspace: Path, timeout: float = 600) -> None:
+    """keystone's worker imports keystone for a minute or more under TCG before it answers."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = subprocess.run(
+            [sys.executable, "-m", "ffulab", "ssh", "-w", str(workspace), "undercloud", "--",
+             "openstack", "--os-cloud", "overcloud", "token", "issue", "-f", "value", "-c", "id"],
+            capture_output=True, text=True, timeout=300, check=False,
+        )  # fmt: skip
+        if result.returncode == 0:
+            return
+        time.sleep(5)
+    pytest.fail(f"keystone gave no token within {timeout:.0f} s of its restart")
 
 
 def test_no_secret_reaches_the_logs(lab):
