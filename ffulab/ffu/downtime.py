@@ -23,6 +23,8 @@ from ffulab.virthost.base import Virthost
 log = logging.getLogger(__name__)
 
 INTERVAL = 1.0
+TIMEOUT = 3.0
+"""An answer slower than this counts as down: generous, since one TCG keystone worker is slow under load."""
 MAX_SECONDS = 6 * 3600
 """The poller's own bound: longer than any FFU, in case ffulab could not stop it."""
 
@@ -40,7 +42,18 @@ class Poller:
         logs.mkdir(parents=True, exist_ok=True)
         path = logs / f"downtime-{time.strftime('%Y%m%d-%H%M%S')}.jsonl"
         source = Path(poller.__file__).read_text()
-        argv = ["python3", "-u", "-c", source, "--url", url, "--interval", str(INTERVAL)]
+        argv = [
+            "python3",
+            "-u",
+            "-c",
+            source,
+            "--url",
+            url,
+            "--interval",
+            str(INTERVAL),
+            "--timeout",
+            str(TIMEOUT),
+        ]
         argv += ["--max-seconds", str(MAX_SECONDS)]
         with path.open("w") as out:
             process = subprocess.Popen(
@@ -105,5 +118,5 @@ def merge(
     record["samples"] = record.get("samples", 0) + len(samples)
     record["failed_samples"] = record.get("failed_samples", 0) + sum(not s["ok"] for s in samples)
     record["seconds"] = round(sum(w["end"] - w["start"] for w in record["windows"]), 1)
-    record.update(url=url, interval=INTERVAL)
+    record.update(url=url, interval=INTERVAL, timeout=TIMEOUT)
     return record

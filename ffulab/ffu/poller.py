@@ -3,7 +3,8 @@
 :mod:`ffulab.ffu.downtime` runs this file's source with the virthost's ``python3`` where the lab's
 addresses are reachable (inside the sandbox netns, or on a remote virthost over ssh), so it uses
 the standard library only and prints its samples to stdout. It is bounded: ``--max-seconds``, a
-per-request timeout below the interval, and it exits when its parent or its stdout goes away.
+per-request ``--timeout`` (an answer slower than that counts as down), and it exits when its
+parent or its stdout goes away.
 """
 
 from __future__ import annotations
@@ -32,13 +33,13 @@ def _exit(signum: int, frame: object) -> None:
     raise SystemExit(0)
 
 
-def poll(url: str, interval: float, max_seconds: float) -> None:
+def poll(url: str, interval: float, timeout: float, max_seconds: float) -> None:
     parent = os.getppid()
     stop = time.monotonic() + max_seconds
     signal.signal(signal.SIGTERM, _exit)
     while time.monotonic() < stop and os.getppid() == parent:
         started = time.monotonic()
-        ok, status = probe(url, timeout=max(0.5, interval * 0.8))
+        ok, status = probe(url, timeout)
         print(json.dumps({"t": round(time.time(), 3), "ok": ok, "status": status}), flush=True)
         time.sleep(max(0.0, interval - (time.monotonic() - started)))
 
@@ -47,9 +48,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--url", required=True)
     parser.add_argument("--interval", type=float, default=1.0)
+    parser.add_argument("--timeout", type=float, default=3.0, help="a slower answer counts as down")
     parser.add_argument("--max-seconds", type=float, default=6 * 3600)
     args = parser.parse_args()
-    poll(args.url, args.interval, args.max_seconds)
+    poll(args.url, args.interval, args.timeout, args.max_seconds)
 
 
 if __name__ == "__main__":

@@ -68,7 +68,8 @@ def server():
 def test_the_poller_source_runs_alone_and_sees_the_api_go_down(server: str, tmp_path: Path):
     """The poller runs from its source with a bare python3 (as on the virthost) and stops at its bound."""
     source = Path(poller.__file__).read_text()
-    argv = [sys.executable, "-I", "-c", source, "--url", server, "--interval", "0.1", "--max-seconds", "1.5"]
+    argv = [sys.executable, "-I", "-c", source, "--url", server, "--interval", "0.1", "--timeout", "0.5"]
+    argv += ["--max-seconds", "1.5"]
     process = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
     threading.Timer(0.5, lambda: setattr(_Toggle, "up", False)).start()
     threading.Timer(1.0, lambda: setattr(_Toggle, "up", True)).start()
