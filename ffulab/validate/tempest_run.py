@@ -70,7 +70,7 @@ def run_tempest(
     progress: Callable[[str], None],
     timeout: float = 7200,
 ) -> int:
-    """Run the tests ``regex`` selects in ``netns``; write ``junit`` (and the subunit stream beside it).
+    """Run the tests ``regex`` selects in ``netns``; write ``junit`` and, beside it, ``tempest.subunit``.
 
     Return how many tests were selected. Failing tests are not an error here (the JUnit says which);
     a regex selecting nothing, or stestr not producing results, is.
@@ -94,7 +94,7 @@ def run_tempest(
 
     argv = in_netns(netns, [python, "-m", "stestr", "run", "--concurrency", str(concurrency), regex])
     stream(argv, cwd=work, env=env, on_line=on_line, timeout=timeout, what="tempest")
-    subunit = junit.with_suffix(".subunit")
+    subunit = junit.parent / "tempest.subunit"
     with subunit.open("wb") as out:
         subprocess.run(
             [python, "-m", "stestr", "last", "--subunit"], cwd=work, env=env, stdout=out, check=False

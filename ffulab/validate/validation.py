@@ -13,6 +13,7 @@ then fails (exit 1) when a test failed, once everything is written.
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -169,9 +170,8 @@ def validate(
     job = resolved.config.job
     validations = job.validations if job else list(VALIDATIONS)
     out = workspace / ARTIFACTS / label
-    out.mkdir(parents=True, exist_ok=True)
-    for stale in out.glob("junit-*.xml"):
-        stale.unlink()
+    shutil.rmtree(out, ignore_errors=True)  # nothing of an earlier run may pass for this one's
+    out.mkdir(parents=True)
     result: dict[str, Any] = {"release": overcloud["release"], "ok": False, "tempest": None, "services": None}
     if "tempest" in validations and overcloud.get("keystone_url"):
         chosen = regex or (job.tempest_regex if job else DEFAULT_REGEX)
