@@ -12,9 +12,6 @@ run; then destroys the lab. Needs root, the Debian mirror and PyPI (cold build).
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -23,6 +20,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from benchlib import ffulab, host, log, state_of, write
+
 from ffulab.artifacts import ensure_release_artifacts
 from ffulab.artifacts.roots import builder_recipe, ensure_root, runtime_recipe
 from ffulab.config.resolve import resolve
@@ -30,17 +29,6 @@ from ffulab.deploy.mirror import MIRROR_DIR, sync_mirror
 
 TAGS = "virthost,image,provision,bmc"
 NO_SNAPSHOTS = ["-e", "settings.snapshots.auto=false"]
-
-
-def log(line: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {line}", file=sys.stderr, flush=True)
-
-
-def ffulab(*args: str) -> float:
-    started = time.monotonic()
-    log(f"ffulab {' '.join(args)}")
-    subprocess.run([sys.executable, "-m", "ffulab", *args], check=True)
-    return round(time.monotonic() - started, 1)
 
 
 def artifacts_timing(cold: bool) -> dict[str, Any]:
@@ -93,10 +81,6 @@ def artifact_path(entry: dict[str, Any]) -> Path:
     raise LookupError(entry["file"])
 
 
-def state_of(workspace: Path) -> dict[str, Any]:
-    return json.loads((workspace / "state.json").read_text())
-
-
 def where_time_goes(record: dict[str, Any]) -> dict[str, Any]:
     return {
         "tasks": [
@@ -124,7 +108,7 @@ def main() -> None:
 
     results: dict[str, Any] = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
-        "host": {"cpus": os.cpu_count(), "python": platform.python_version(), "loadavg": os.getloadavg()},
+        "host": host(),
         "job": "ffu-keystone-only (keystone-only, 1ctlr, overcloud 2024.1)",
     }
     results["artifacts"] = artifacts_timing(cold=not args.skip_cold)
@@ -178,9 +162,7 @@ def main() -> None:
             results["openstack_token_issue_on_undercloud_seconds"] = round(time.monotonic() - started, 1)
         finally:
             results["destroy_seconds"] = ffulab("destroy", "-w", str(workspace))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2) + "\n")
-    print(json.dumps(results, indent=2))
+    write(args.out, results)
 
 
 if __name__ == "__main__":

@@ -13,33 +13,14 @@ previous run.
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
-import subprocess
-import sys
 import tempfile
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from benchlib import ffulab, host, state_of, write
+
 UP_TO_RESOURCES = "virthost,image,provision,bmc,undercloud,overcloud,resources"
-
-
-def log(line: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {line}", file=sys.stderr, flush=True)
-
-
-def ffulab(*args: str) -> float:
-    started = time.monotonic()
-    log(f"ffulab {' '.join(args)}")
-    subprocess.run([sys.executable, "-m", "ffulab", *args], check=True)
-    return round(time.monotonic() - started, 1)
-
-
-def state_of(workspace: Path) -> dict[str, Any]:
-    return json.loads((workspace / "state.json").read_text())
 
 
 def ffu_figures(state: dict[str, Any]) -> dict[str, Any]:
@@ -76,7 +57,7 @@ def main() -> None:
 
     results: dict[str, Any] = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
-        "host": {"cpus": os.cpu_count(), "python": platform.python_version(), "loadavg": os.getloadavg()},
+        "host": host(),
         "job": "ffu-keystone-only (keystone-only, 1ctlr, 2024.1 -> 2025.2)",
     }
     with tempfile.TemporaryDirectory(prefix="ffulab-bench-ffu-") as tmp:
@@ -96,9 +77,7 @@ def main() -> None:
         finally:
             if not args.working_dir and not args.keep:
                 results["destroy_seconds"] = ffulab("destroy", "-w", str(workspace))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2) + "\n")
-    print(json.dumps(results, indent=2))
+    write(args.out, results)
 
 
 if __name__ == "__main__":

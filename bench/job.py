@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import re
 import shutil
 import subprocess
@@ -26,14 +25,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from benchlib import host, log, write
+
 from ffulab.config.resolve import DEFAULT_JOB
 
 PHASE_DONE = re.compile(r"phase (?P<name>\w+): done in (?P<seconds>[0-9.]+)s")
 """The pipeline's log line for a finished phase (ffulab/pipeline.py)."""
-
-
-def log(line: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {line}", file=sys.stderr, flush=True)
 
 
 def job_run(root: Path, env: dict[str, str]) -> dict[str, Any]:
@@ -73,7 +70,7 @@ def main() -> None:
 
     results: dict[str, Any] = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
-        "host": {"cpus": os.cpu_count(), "python": platform.python_version(), "loadavg": os.getloadavg()},
+        "host": host(),
         "job": DEFAULT_JOB,
     }
     with tempfile.TemporaryDirectory(prefix="ffulab-bench-job-") as tmp:
@@ -83,9 +80,7 @@ def main() -> None:
             env["XDG_CACHE_HOME"] = str(root / "cache")
             results["cold"] = job_run(root, env)
         results["warm"] = [job_run(root, env) for _ in range(args.warm)]
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2) + "\n")
-    print(json.dumps(results, indent=2))
+    write(args.out, results)
 
 
 if __name__ == "__main__":
