@@ -10,6 +10,8 @@ the FFU are verified. ``ctx.options`` may hold ``from_release``/``from_step`` (a
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from ffulab.deploy.ansible import run_playbook
@@ -85,18 +87,15 @@ def run(ctx: Context) -> None:
     if not ffu.get("steps"):
         _record_before(ctx)
         _snapshot_ready(ctx, plan)
-    poller = _start_poller(ctx)
-    try:
-        if _drill_wanted(ctx):
-            from ffulab.ffu.rollback import rollback_drill
+    if _drill_wanted(ctx):
+        from ffulab.ffu.rollback import rollback_drill
 
+        with _downtime(ctx, plan, drill=True):
             rollback_drill(ctx, plan)
-            if options.get("rollback_drill"):
-                return  # `ffulab ffu --rollback-drill`: the lab stays at N
+        if options.get("rollback_drill"):
+            return  # `ffulab ffu --rollback-drill`: the lab stays at N
+    with _downtime(ctx, plan):
         run_ffu(ctx.state, plan, ctx.progress, options.get("from_release"), options.get("from_step"))
-    finally:
-        if poller:
-            _record_downtime(ctx, poller, plan)
     _record_after(ctx, plan)
     _verify_resources(ctx, plan)
 
@@ -127,26 +126,33 @@ def _snapshot_ready(ctx: Context, plan: FfuPlan) -> None:
     auto_snapshot(ctx, "ffu-ready", release=plan.chain[1], step=1)
 
 
-def _start_poller(ctx: Context) -> downtime.Poller | None:
+@contextmanager
+def _downtime(ctx: Context, plan: FfuPlan, drill: bool = False) -> Iterator[None]:
+    """Poll the public API while the block runs; record the outages even when it fails.
+
+    The FFU's outages go to ``ffu.downtime`` (added up over resumed runs), the drill's to
+    ``ffu.rollback_drill.downtime``.
+    """
     url = (ctx.state.get("overcloud") or {}).get("keystone_url")
     if not url:
         ctx.progress("no public API in this lab: control-plane downtime is not measured")
-        return None
-    return downtime.Poller.start(lab_virthost(ctx), url, ctx.workspace / "logs")
-
-
-def _record_downtime(ctx: Context, poller: downtime.Poller, plan: FfuPlan) -> None:
-    samples = poller.stop()
-    ffu = ctx.state.get("ffu") or {}
-    final = ffu.get("steps", {}).get(step_key(positions(plan.chain)[-1]), {})
-    until = final.get("ended") if final.get("status") == "done" else None
-    ffu["downtime"] = downtime.merge(ffu.get("downtime"), poller.url, samples, until)
-    ctx.state.set("ffu", ffu)
-    record = ffu["downtime"]
-    ctx.progress(
-        f"control-plane downtime {record['seconds']:.0f} s in {len(record['windows'])} window(s) "
-        f"({record['samples']} samples; {poller.path})"
-    )
+        yield
+        return
+    poller = downtime.Poller.start(lab_virthost(ctx), url, ctx.workspace / "logs")
+    try:
+        yield
+    finally:
+        samples = poller.stop()
+        ffu = ctx.state.get("ffu") or {}
+        final = ffu.get("steps", {}).get(step_key(positions(plan.chain)[-1]), {})
+        until = final.get("ended") if final.get("status") == "done" and not drill else None
+        holder = ffu.setdefault("rollback_drill", {}) if drill else ffu
+        holder["downtime"] = record = downtime.merge(holder.get("downtime"), poller.url, samples, until)
+        ctx.state.set("ffu", ffu)
+        ctx.progress(
+            f"{'rollback drill: ' if drill else ''}control-plane downtime {record['seconds']:.0f} s in "
+            f"{len(record['windows'])} window(s) ({record['samples']} samples; {poller.path})"
+        )
 
 
 def _record_after(ctx: Context, plan: FfuPlan) -> None:

@@ -46,7 +46,7 @@ def rollback_drill(ctx: Context, plan: FfuPlan) -> None:
     ffu = ctx.state.get("ffu") or {}
     seconds = round(time.monotonic() - started, 1)
     record.update(status="done", seconds=seconds, verified=verified, steps=ffu.get("steps", {}))
-    ctx.state.set("ffu", {key: ffu[key] for key in ("chain", "before", "downtime") if key in ffu})
+    ctx.state.set("ffu", {key: ffu[key] for key in ("chain", "before") if key in ffu})
     _save(ctx, record)
     ctx.progress(
         f"rollback drill done in {record['seconds']:.0f} s: the lab serves {base} again"

@@ -102,6 +102,9 @@ def test_the_rollback_drill_stops_after_step_4_restores_n_and_resets_the_ffu(ctx
     assert ffu["rollback_drill"]["status"] == "done"
     assert "2024.2/4" in ffu["rollback_drill"]["steps"]
     assert "steps" not in ffu and "release" not in ffu, "the next run upgrades from step 1"
+    assert ffu["rollback_drill"]["downtime"]["windows"] and "downtime" not in ffu, (
+        "the drill's outage is its own"
+    )
     assert ctx.state.get("overcloud")["release"] == "2024.1"
 
 
