@@ -11,4 +11,4 @@ if TYPE_CHECKING:
 
 
 def run(ctx: Context) -> None:
-    validate(ctx.workspace, progress=ctx.progress, label="baseline", resolved=ctx.resolved)
+    validate(ctx.workspace, progress=ctx.progress, label="baseline", resolved=ctx.resolved, state=ctx.state)

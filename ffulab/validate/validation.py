@@ -153,13 +153,16 @@ def validate(
     *,
     label: str | None = None,
     resolved: Resolved | None = None,
+    state: State | None = None,
 ) -> dict[str, Any]:
     """Validate the lab at ``workspace``; return R (see the module doc), raise ValidationFailed if not ok.
 
     ``regex`` overrides the job's ``tempest_regex``; ``label`` (baseline | final) is taken from the
-    deployed release when not given; ``resolved`` is the lab's config (default: as its run recorded it).
+    deployed release when not given; ``resolved`` is the lab's config (default: as its run recorded it);
+    ``state`` the lab's state when the caller holds it (a phase: the pipeline saves it after the phase,
+    so the record must go into that very object).
     """
-    state = State.load(workspace)
+    state = state or State.load(workspace)
     resolved = resolved or recorded_config(state)
     overcloud = state.get("overcloud") or {}
     if not overcloud.get("release"):

@@ -153,3 +153,17 @@ def test_a_lab_not_deployed_yet_is_told_so(tmp_path, fakes):
     state.set("overcloud", {})
     with pytest.raises(Exception, match="no overcloud deployed yet"):
         validate(tmp_path, progress=lambda line: None)
+
+
+def test_the_phases_record_into_the_pipelines_own_state(tmp_path, fakes):
+    """The pipeline saves its State after each phase: the record must be in that object, or it is lost."""
+    from ffulab.pipeline import Context
+    from ffulab.validate import baseline_phase, phase
+
+    state = make_lab(tmp_path)
+    ctx = Context(resolved=resolve(), state=state, workspace=tmp_path)
+    baseline_phase.run(ctx)
+    state.set("overcloud", {**state.get("overcloud"), "release": "2025.2"})
+    phase.run(ctx)
+    ctx.state.mark_phase("validate", "done")
+    assert set(State.load(tmp_path).get("validate")) == {"baseline", "final"}
