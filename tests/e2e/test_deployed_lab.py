@@ -1,8 +1,7 @@
-"""keystone-only deployed at release N on 1ctlr (sandbox virthost, TCG): the undercloud's mirror,
-a token through haproxy from the undercloud, the identity endpoints, keystone's version, a
-second deploy that changes nothing, and ``ffulab validate`` (passing, then failing by name with
-keystone stopped). ~12 min with cached image and artifacts; the lab is always
-destroyed at the end.
+"""The default job's lab after the job (at N+3): the undercloud's mirror, a token through haproxy
+from the undercloud, the identity endpoints, keystone's version, the deploy at N that changed
+nothing the second time, validation at N and N+3, and ``ffulab validate`` failing by name with
+keystone stopped (restarted after). Runs on the e2e session's lab: one lab for the whole tier.
 """
 
 from __future__ import annotations
@@ -16,11 +15,11 @@ import time
 from pathlib import Path
 
 import pytest
-from lab_helpers import ffulab, state_of
 
-pytestmark = pytest.mark.functional
+from ffulab.config.resolve import DEFAULT_JOB, resolve
 
-PHASES = "virthost,image,provision,bmc,undercloud,overcloud"
+pytestmark = pytest.mark.e2e
+
 STOPPED_KEYSTONE_REGEX = (
     r"^tempest\.api\.identity\.v3\.test_api_discovery\.TestApiDiscovery\.test_list_api_versions"
 )
@@ -28,24 +27,23 @@ STOPPED_KEYSTONE_REGEX = (
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory):
-    """A keystone-only lab deployed at N with the idempotence check on; destroyed whatever happens."""
-    workspace = tmp_path_factory.mktemp("deploy") / "lab"
-    try:
-        ffulab(
-            "run", "-w", str(workspace), "-t", PHASES,
-            "-e", "settings.snapshots.auto=false", "-e", "settings.deploy.idempotence=true",
-            timeout=3600,
-        )  # fmt: skip
-        yield workspace
-    finally:
-        if (workspace / "state.json").exists():
-            ffulab("destroy", "-w", str(workspace), check=False)
+def lab(job):
+    if job.returncode != 0:
+        pytest.skip("the default job failed: its lab is not one to check")
+    return job.workspace
 
 
-@pytest.fixture(scope="module")
-def plan():
-    return json.loads(ffulab("plan", "--json").stdout)
+def state_of(workspace: Path) -> dict:
+    return json.loads((workspace / "state.json").read_text())
+
+
+def ffulab(*args: str, timeout: float = 900, check: bool = True) -> subprocess.CompletedProcess:
+    result = subprocess.run(
+        [sys.executable, "-m", "ffulab", *args], capture_output=True, text=True, timeout=timeout, check=False
+    )
+    if check and result.returncode != 0:
+        pytest.fail(f"ffulab {' '.join(args)} exited {result.returncode}\n{result.stdout}\n{result.stderr}")
+    return result
 
 
 def on(workspace: Path, node: str, *command: str, timeout: float = 300) -> str:
@@ -79,15 +77,17 @@ def test_the_catalog_has_the_identity_endpoints_of_haproxy(lab):
     assert [(s["Name"], s["Type"]) for s in services] == [("keystone", "identity")]
 
 
-def test_keystone_is_release_ns_version(lab, plan):
-    release = plan["config"]["release"]["overcloud"]
-    version = plan["config"]["series"][release]["services"]["keystone"]
+def test_keystone_is_n_plus_3s_version(lab):
+    state = state_of(lab)
+    release = state["ffu"]["chain"][-1]
+    version = resolve(job=DEFAULT_JOB).config.series[release].services["keystone"]
+    assert state["overcloud"]["versions"]["keystone"] == version
     out = on(
         lab, "overcloud-controller-0", f"/opt/openstack/keystone-{version}/bin/keystone-manage", "--version"
     )
     assert out.split()[-1] == version
     running = on(lab, "overcloud-controller-0", "ps", "-o", "args=", "-u", "keystone")
-    assert f"/opt/openstack/keystone-{version}/bin/gunicorn" in running, "the WSGI unit runs N's venv"
+    assert f"/opt/openstack/keystone-{version}/bin/gunicorn" in running, "the WSGI unit runs N+3's venv"
 
 
 def test_a_second_deploy_changed_nothing(lab):
@@ -124,28 +124,21 @@ def test_the_undercloud_phase_again_sends_and_changes_nothing(lab):
     assert undercloud["sync"]["sent"] == [] and undercloud["changed"] == {}
 
 
-@pytest.fixture(scope="module")
-def validated(lab) -> dict:
-    """``ffulab validate`` on the lab at N (the baseline run), with the job's Tempest tests."""
-    result = ffulab("validate", "-w", str(lab), "--json", timeout=3600, check=False)
-    assert result.returncode == 0, f"ffulab validate exited {result.returncode}\n{result.stderr}"
-    return json.loads(result.stdout)
-
-
-def test_validate_passes_on_the_deployed_lab(lab, validated):
+@pytest.mark.parametrize("label", ["baseline", "final"])
+def test_validation_passed_at_n_and_at_n_plus_3(lab, label):
+    validated = state_of(lab)["validate"][label]
     tempest, services = validated["tempest"], validated["services"]
-    assert validated["ok"] and validated["release"] == state_of(lab)["overcloud"]["release"]
+    chain = state_of(lab)["ffu"]["chain"]
+    assert validated["ok"] and validated["release"] == (chain[0] if label == "baseline" else chain[-1])
     assert tempest["failed"] == 0 and tempest["passed"] > 0, f"tempest: {tempest['results']}"
     assert services["failed"] == 0 and services["passed"] > 0, f"services: {services['results']}"
-    artifacts = lab / "artifacts" / "validate" / "baseline"
-    assert {path.name for path in artifacts.glob("junit-*.xml")} == {
+    assert {Path(validated[kind]["junit"]).name for kind in ("tempest", "services")} == {
         "junit-tempest.xml",
         "junit-services.xml",
     }
-    assert state_of(lab)["validate"]["baseline"] == validated
 
 
-def test_a_stopped_keystone_fails_the_named_check(lab, validated):
+def test_a_stopped_keystone_fails_the_named_check(lab):
     """A broken lab: the check that says so fails, by name, with what is wrong; keystone comes back after."""
     on(lab, "overcloud-controller-0", "systemctl", "stop", "keystone.service")
     try:
@@ -155,9 +148,9 @@ def test_a_stopped_keystone_fails_the_named_check(lab, validated):
         assert result.returncode == 1, f"exit {result.returncode}: {result.stdout}{result.stderr}"
         named = "tests.services.test_keystone.test_the_unit_runs_the_release_venv[overcloud-controller-0]"
         assert f"failed: {named}" in result.stderr
-        junit = (lab / "artifacts" / "validate" / "baseline" / "junit-services.xml").read_text()
+        recorded = state_of(lab)["validate"]["final"]
+        junit = Path(recorded["services"]["junit"]).read_text()
         assert "keystone.service is not running on overcloud-controller-0" in junit
-        recorded = state_of(lab)["validate"]["baseline"]
         assert recorded["ok"] is False and recorded["services"]["results"][named] == "failed"
     finally:
         on(lab, "overcloud-controller-0", "systemctl", "start", "keystone.service")
