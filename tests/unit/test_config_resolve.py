@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import yaml
+
 from ffulab.config.resolve import DEFAULT_JOB, available, resolve
 from ffulab.paths import data_root
 
@@ -74,7 +76,9 @@ def test_precedence_release_lab_nodes_job_then_extra_vars(data_root: Path):
         (data_root / "nodes" / "1ctlr.yml").read_text() + "settings: {timezone: Nodes/Zone}\n"
     )
     job = data_root / "jobs" / "ffu-keystone-only.yml"
-    job.write_text(job.read_text() + "  overrides:\n    settings: {timezone: Job/Zone}\n")
+    data = yaml.safe_load(job.read_text())
+    data["job"]["overrides"] = {"settings": {"timezone": "Job/Zone"}}
+    job.write_text(yaml.safe_dump(data))
     resolved = resolve()
     settings = resolved.config.settings
     assert settings.timezone == "Job/Zone"
