@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -271,8 +272,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # a CI system's abort (SIGTERM) stops ffulab the way Ctrl-C does: state saved, `job run` cleans up
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         return args.func(args)
     except FfulabError as exc:
