@@ -95,7 +95,11 @@ def run(ctx: Context) -> None:
         if options.get("rollback_drill"):
             return  # `ffulab ffu --rollback-drill`: the lab stays at N
     with _downtime(ctx, plan):
-        run_ffu(ctx.state, plan, ctx.progress, options.get("from_release"), options.get("from_step"))
+        try:
+            run_ffu(ctx.state, plan, ctx.progress, options.get("from_release"), options.get("from_step"))
+        except PhaseError:
+            _collect_logs(ctx)
+            raise
     _record_after(ctx, plan)
     _verify_resources(ctx, plan)
 
@@ -153,6 +157,19 @@ def _downtime(ctx: Context, plan: FfuPlan, drill: bool = False) -> Iterator[None
             f"{'rollback drill: ' if drill else ''}control-plane downtime {record['seconds']:.0f} s in "
             f"{len(record['windows'])} window(s) ({record['samples']} samples; {poller.path})"
         )
+
+
+def _collect_logs(ctx: Context) -> None:
+    """A failed step: every node's journal, service logs and configs into the artifacts (redacted)."""
+    from ffulab.job.collect import collect_logs
+
+    artifacts = ctx.workspace / ARTIFACTS_DIR
+    try:
+        collect_logs(ctx.workspace, ctx.state.data, artifacts, ctx.progress)
+    except Exception:  # the step's failure is what the user must see, not the collector's
+        log.exception("collecting the logs of the failed step failed")
+        return
+    ctx.progress(f"logs of the failed step collected in {artifacts / 'logs'}")
 
 
 def _record_after(ctx: Context, plan: FfuPlan) -> None:

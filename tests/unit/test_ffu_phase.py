@@ -72,8 +72,13 @@ def test_a_failed_step_keeps_the_downtime_and_names_the_rerun(ctx: Context, monk
             raise FfulabError("task 'Keystone script' failed on overcloud-controller-0: exit 1")
 
     monkeypatch.setattr(phase, "run_playbook", run_playbook)
+    collected = []
+    monkeypatch.setattr(
+        "ffulab.job.collect.collect_logs", lambda ws, state, dest, progress: collected.append(dest)
+    )
     with pytest.raises(PhaseError, match=r"--from-release 2024\.2 --from-step 6"):
         phase.run(ctx)
+    assert collected == [ctx.workspace / "artifacts"], "the failed step's logs are collected"
     ffu = ctx.state.get("ffu")
     assert (ffu["release"], ffu["step"], ffu["status"]) == ("2024.2", 6, "failed")
     assert ffu["downtime"]["windows"], "what the poller saw is kept after a failure"
