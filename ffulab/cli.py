@@ -15,9 +15,9 @@ from ffulab.commands.validate import register as register_validate
 from ffulab.config.resolve import DEFAULT_JOB, Resolved, resolve
 from ffulab.errors import FfulabError, UsageError
 from ffulab.logs import start_log
-from ffulab.paths import current_workspace, default_workspace, remember_workspace
+from ffulab.paths import current_workspace, default_workspace
 from ffulab.phases import PHASE_NAMES, select
-from ffulab.pipeline import Context, run_phases
+from ffulab.pipeline import Context, run_phases, start_run
 from ffulab.plan import build_plan
 from ffulab.state import State
 from ffulab.ui import console, error, print_json, render_plan, render_status
@@ -83,12 +83,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         ) from None
     resolved = _resolve(args)
     workspace = (args.working_dir or default_workspace(resolved.config.lab.name)).resolve()
-    state = State.open(workspace, resolved.config.lab.name)
-    remember_workspace(workspace)
-    log_path = start_log(workspace, "run")
-    state.set("config", resolved.to_dict())
-    if args.virthost:
-        state.set("virthost_spec", args.virthost)
+    state, log_path = start_run(resolved, workspace, args.virthost, "run")
     console.print(f"lab [bold]{resolved.config.lab.name}[/] in {workspace} (log: {log_path})")
     ctx = Context(resolved=resolved, state=state, workspace=workspace, options={"virthost": args.virthost})
     if args.from_snapshot:

@@ -16,6 +16,8 @@ from typing import Any
 
 from ffulab.config.resolve import Resolved
 from ffulab.errors import FfulabError, NotImplementedPhase, PhaseError
+from ffulab.logs import start_log
+from ffulab.paths import remember_workspace
 from ffulab.state import State
 from ffulab.ui import console, phase_progress
 
@@ -54,6 +56,17 @@ class Context:
     options: dict[str, Any] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
     progress: Callable[[str], None] = lambda line: None
+
+
+def start_run(resolved: Resolved, workspace: Path, virthost: str | None, log_name: str) -> tuple[State, Path]:
+    """Open (or start) the lab's state for a run of its pipeline; its log. ``run`` and ``job run``."""
+    state = State.open(workspace, resolved.config.lab.name)
+    remember_workspace(workspace)
+    log_path = start_log(workspace, log_name)
+    state.set("config", resolved.to_dict())
+    if virthost:
+        state.set("virthost_spec", virthost)
+    return state, log_path
 
 
 def runner(phase: str) -> Callable[[Context], None]:

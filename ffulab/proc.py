@@ -66,3 +66,14 @@ def run(
         shown = [redact(arg, secrets) for arg in full]
         raise CommandError(shown, result.returncode, redact(result.stdout or "", secrets))
     return result
+
+
+def stop_process(process: subprocess.Popen, grace: float = 10) -> None:
+    """SIGTERM, then SIGKILL after ``grace`` seconds; wait for it either way."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

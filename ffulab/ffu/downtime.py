@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ffulab.ffu import poller
+from ffulab.proc import stop_process
 from ffulab.virthost.base import Virthost
 
 log = logging.getLogger(__name__)
@@ -64,13 +65,7 @@ class Poller:
 
     def stop(self) -> list[dict[str, Any]]:
         """Stop the poller and return its samples."""
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
         return read_samples(self.path)
 
 

@@ -16,7 +16,7 @@ from types import TracebackType
 from ffulab.errors import ImageError
 from ffulab.image.boot import kernel_cmdline
 from ffulab.image.build import ImageArtifacts
-from ffulab.proc import run
+from ffulab.proc import run, stop_process
 
 
 class SmokeVM:
@@ -83,13 +83,8 @@ class SmokeVM:
 
     def stop(self) -> None:
         """Stop qemu (SIGTERM, then SIGKILL after 10 s) and wait for it."""
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        if self.process:
+            stop_process(self.process)
 
     def _ssh_argv(self, command: str) -> list[str]:
         return [

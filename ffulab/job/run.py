@@ -16,10 +16,9 @@ from pathlib import Path
 from ffulab.config.resolve import resolve
 from ffulab.errors import FfulabError, PhaseError, UsageError
 from ffulab.job.report_phase import REPORT_FILE, artifacts_dir, write_artifacts
-from ffulab.logs import start_log
-from ffulab.paths import default_workspace, remember_workspace
+from ffulab.paths import default_workspace
 from ffulab.phases import PHASE_NAMES
-from ffulab.pipeline import Context, run_phases
+from ffulab.pipeline import Context, run_phases, start_run
 from ffulab.state import State
 from ffulab.ui import console, error
 
@@ -85,12 +84,7 @@ def run_job(run: JobRun) -> int:
     resolved = resolve(job=run.job, extra_vars=run.extra_vars)
     name = resolved.config.job.name if resolved.config.job else run.job
     workspace = fresh_workspace(run, name, resolved.config.lab.name)
-    state = State.open(workspace, resolved.config.lab.name)
-    remember_workspace(workspace)
-    log_path = start_log(workspace, "job")
-    state.set("config", resolved.to_dict())
-    if run.virthost:
-        state.set("virthost_spec", run.virthost)
+    state, log_path = start_run(resolved, workspace, run.virthost, "job")
     options = {"virthost": run.virthost, "artifacts": run.artifacts.resolve() if run.artifacts else None}
     ctx = Context(resolved=resolved, state=state, workspace=workspace, options=options)
     artifacts = artifacts_dir(ctx)
