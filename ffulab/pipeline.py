@@ -58,6 +58,14 @@ class Context:
     progress: Callable[[str], None] = lambda line: None
 
 
+ARTIFACTS_DIR = "artifacts"
+
+
+def artifacts_dir(ctx: Context) -> Path:
+    """Where a run's artifacts go: ``--artifacts DIR`` of ``ffulab job run``, else the workspace's."""
+    return Path(ctx.options.get("artifacts") or ctx.workspace / ARTIFACTS_DIR).resolve()
+
+
 def start_run(resolved: Resolved, workspace: Path, virthost: str | None, log_name: str) -> tuple[State, Path]:
     """Open (or start) the lab's state for a run of its pipeline; its log. ``run`` and ``job run``."""
     state = State.open(workspace, resolved.config.lab.name)

@@ -20,6 +20,7 @@ from ffulab.errors import PhaseError
 from ffulab.ffu import downtime
 from ffulab.ffu.engine import FfuPlan, run_ffu, step_key
 from ffulab.ffu.positions import positions
+from ffulab.pipeline import artifacts_dir
 from ffulab.provision.access import SSH_CONFIG
 from ffulab.provision.labvirt import lab_virthost
 from ffulab.provision.layout import Layout
@@ -28,8 +29,6 @@ if TYPE_CHECKING:
     from ffulab.pipeline import Context
 
 log = logging.getLogger(__name__)
-
-ARTIFACTS_DIR = "artifacts"
 
 
 def build_plan(ctx: Context) -> FfuPlan:
@@ -48,7 +47,7 @@ def build_plan(ctx: Context) -> FfuPlan:
             cached[release] = {
                 **deploy_extravars(ctx, release),
                 "ffu_services": ffu_services,
-                "ffulab_artifacts_dir": str(ctx.workspace / ARTIFACTS_DIR),
+                "ffulab_artifacts_dir": str(artifacts_dir(ctx)),
                 "ffulab_ssh_config": str(ctx.workspace / SSH_CONFIG),
             }
         return cached[release]
@@ -163,7 +162,7 @@ def _collect_logs(ctx: Context) -> None:
     """A failed step: every node's journal, service logs and configs into the artifacts (redacted)."""
     from ffulab.job.collect import collect_logs
 
-    artifacts = ctx.workspace / ARTIFACTS_DIR
+    artifacts = artifacts_dir(ctx)
     try:
         collect_logs(ctx.workspace, ctx.state.data, artifacts, ctx.progress)
     except Exception:  # the step's failure is what the user must see, not the collector's

@@ -19,19 +19,14 @@ from ffulab.job.collect import collect_logs
 from ffulab.job.junit import write_junit
 from ffulab.job.report_html import REPORT_FILE, write_report
 from ffulab.job.summary import build_summary
+from ffulab.pipeline import artifacts_dir
 from ffulab.state import State
 
 if TYPE_CHECKING:
     from ffulab.pipeline import Context
 
-ARTIFACTS_DIR = "artifacts"
 SUMMARY_FILE = "summary.json"
 VALIDATE_DIR = "validate"
-
-
-def artifacts_dir(ctx: Context) -> Path:
-    """``--artifacts DIR`` of ``ffulab job run``, else ``<workspace>/artifacts``."""
-    return Path(ctx.options.get("artifacts") or ctx.workspace / ARTIFACTS_DIR).resolve()
 
 
 def gather_junit(summary: dict[str, Any], workspace: Path, artifacts: Path) -> None:

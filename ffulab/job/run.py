@@ -15,10 +15,10 @@ from pathlib import Path
 
 from ffulab.config.resolve import resolve
 from ffulab.errors import FfulabError, PhaseError, UsageError
-from ffulab.job.report_phase import REPORT_FILE, artifacts_dir, write_artifacts
+from ffulab.job.report_phase import REPORT_FILE, write_artifacts
 from ffulab.paths import default_workspace
 from ffulab.phases import PHASE_NAMES
-from ffulab.pipeline import Context, run_phases, start_run
+from ffulab.pipeline import Context, artifacts_dir, run_phases, start_run
 from ffulab.state import State
 from ffulab.ui import console, error
 
