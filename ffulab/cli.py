@@ -20,7 +20,7 @@ from ffulab.phases import PHASE_NAMES, select
 from ffulab.pipeline import Context, run_phases, start_run
 from ffulab.plan import build_plan
 from ffulab.state import State
-from ffulab.ui import console, error, print_json, render_plan, render_status
+from ffulab.ui import console, detail, error, print_json, render_plan, render_status
 
 log = logging.getLogger("ffulab")
 
@@ -126,7 +126,7 @@ def cmd_destroy(args: argparse.Namespace) -> int:
 
     workspace = _existing_workspace(args)
     start_log(workspace, "destroy")
-    removed = destroy(workspace, progress=lambda line: console.print(f"  {line}", markup=False))
+    removed = destroy(workspace, progress=detail)
     console.print(f"destroyed: {len(removed)} resource(s) removed; logs kept in {workspace / 'logs'}")
     return 0
 
@@ -146,10 +146,10 @@ def cmd_virthost(args: argparse.Namespace) -> int:
 
     virthost = virthost_for(args.virthost)
     if args.action == "prepare":
-        changed = virthost.prepare(progress=lambda line: console.print(f"  {line}", markup=False))
+        changed = virthost.prepare(progress=detail)
         console.print(f"virthost {virthost.spec}: " + ("ready, nothing changed" if not changed else "ready"))
         for line in changed:
-            console.print(f"  {line}", markup=False)
+            detail(line)
         return 0
     report = virthost.check()
     if args.json:
@@ -173,7 +173,7 @@ def cmd_lock(args: argparse.Namespace) -> int:
     series = list(resolved.config.series) if args.all_series else (args.series or None)
     paths = lock_release(
         resolved,
-        lambda line: console.print(f"  {line}", markup=False),
+        detail,
         services=args.service or None,
         series=series,
         refresh=args.refresh,

@@ -65,6 +65,11 @@ def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, sort_keys=False) + "\n")
 
 
+def detail(line: str) -> None:
+    """One indented progress line of a command, printed as written (no rich markup)."""
+    console.print(f"  {line}", markup=False)
+
+
 def error(message: str) -> None:
     """The message as written: brackets in it (test ids, ``[node]``) are text, not rich markup."""
     err_console.print(f"[bold red]error:[/] {escape(message)}", markup=True, soft_wrap=True)

@@ -16,11 +16,7 @@ from ffulab.pipeline import Context, run_phases
 from ffulab.snapshot import newest_snapshot_at_or_before, revert
 from ffulab.snapshot.records import DONE_STEP
 from ffulab.state import State
-from ffulab.ui import console
-
-
-def _say(line: str) -> None:
-    console.print(f"  {line}", markup=False)
+from ffulab.ui import console, detail
 
 
 def ffu_command(
@@ -51,9 +47,9 @@ def _revert_to_start(state: State, chain: list[str], release: str, step: int) ->
     record = newest_snapshot_at_or_before(state, release, step)
     position = (record or {}).get("ffu")
     if not record or not position:
-        _say(f"no FFU snapshot at or before {release} step {step}: running from there on the lab as it is")
+        detail(f"no FFU snapshot at or before {release} step {step}: running from there on the lab as it is")
         return release, step
-    outcome = revert(state, record["name"], progress=_say)
+    outcome = revert(state, record["name"], progress=detail)
     start = (position["release"], position["step"])
     if start[1] == DONE_STEP:
         start = (chain[chain.index(start[0]) + 1], 1)

@@ -15,17 +15,13 @@ from ffulab.provision.layout import Layout
 from ffulab.snapshot import domains
 from ffulab.snapshot.records import DONE_STEP
 from ffulab.state import State
-from ffulab.ui import console, print_json
+from ffulab.ui import console, detail, print_json
 from ffulab.virthost.connection import libvirt_open
 
 SIZE_NOTE = (
     "size: guest memory state kept in the nodes' qcow2 overlays (qemu-img info vm-state-size); "
     "disk blocks are shared with the running overlays"
 )
-
-
-def _say(line: str) -> None:
-    console.print(f"  {line}", markup=False)
 
 
 def snapshot_command(workspace: Path, action: str, name: str | None, as_json: bool = False) -> int:
@@ -41,27 +37,27 @@ def snapshot_command(workspace: Path, action: str, name: str | None, as_json: bo
         return 0
     start_log(workspace, f"snapshot-{action}")
     if action == "create":
-        outcome = snapshot.create(state, name, progress=_say)
+        outcome = snapshot.create(state, name, progress=detail)
         parts = ", ".join(f"{k} {v:.1f}s" for k, v in outcome.seconds.items())
         console.print(f"snapshot [bold]{outcome.record['name']}[/] taken ({parts})")
     elif action == "revert":
-        outcome = snapshot.revert(state, name, progress=_say)
+        outcome = snapshot.revert(state, name, progress=detail)
         for node, facts in outcome.nodes.items():
-            _say(f"{node}: {_node_line(facts)}")
+            detail(f"{node}: {_node_line(facts)}")
         console.print(
             f"lab back at [bold]{name}[/] (phase {outcome.record.get('phase') or '-'}): "
             f"domains reverted in {outcome.seconds['reverted']:.1f}s, "
             f"usable (SSH, clocks) after {outcome.seconds.get('usable', outcome.seconds['reverted']):.1f}s"
         )
     elif action == "delete":
-        snapshot.delete(state, name, progress=_say)
+        snapshot.delete(state, name, progress=detail)
         console.print(f"snapshot [bold]{name}[/] deleted")
     return 0
 
 
 def revert_before_run(state: State, name: str) -> None:
     """``ffulab run --from-snapshot NAME``: revert, then let the run continue from there."""
-    outcome = snapshot.revert(state, name, progress=_say)
+    outcome = snapshot.revert(state, name, progress=detail)
     console.print(
         f"lab back at snapshot [bold]{name}[/] (phase {outcome.record.get('phase') or '-'}), "
         f"usable after {outcome.seconds.get('usable', outcome.seconds['reverted']):.1f}s"
