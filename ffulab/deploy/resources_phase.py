@@ -161,3 +161,11 @@ def verify_resources(ctx: Context, label: str) -> dict[str, Any]:
         )
     ctx.progress(f"{len(items)} resource(s) verified at {release} in {seconds:.0f} s")
     return verified
+
+
+def verify_if_created(ctx: Context, label: str) -> int:
+    """Verify the resources made before the FFU, if any were; the number of items verified (0: none)."""
+    if not (ctx.state.get(STATE_KEY) or {}).get("created"):
+        ctx.progress("no resources were created before the FFU (phase resources): nothing to verify")
+        return 0
+    return int(verify_resources(ctx, label=label).get("items", 0))

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from ffulab.deploy.ansible import run_playbook
 from ffulab.deploy.overcloud_phase import deploy_extravars
+from ffulab.deploy.resources_phase import verify_if_created
 from ffulab.errors import PhaseError
 from ffulab.ffu import downtime
 from ffulab.ffu.engine import FfuPlan, run_ffu, step_key
@@ -100,7 +101,7 @@ def run(ctx: Context) -> None:
             _collect_logs(ctx)
             raise
     _record_after(ctx, plan)
-    _verify_resources(ctx, plan)
+    verify_if_created(ctx, label=f"resources-verify-{plan.chain[-1]}")
 
 
 def _drill_wanted(ctx: Context) -> bool:
@@ -183,13 +184,3 @@ def _record_after(ctx: Context, plan: FfuPlan) -> None:
     ffu["after"] = {"release": release, "versions": versions}
     ctx.state.set("ffu", ffu)
     ctx.progress(f"the lab is at {release}: " + ", ".join(f"{k} {v}" for k, v in sorted(versions.items())))
-
-
-def _verify_resources(ctx: Context, plan: FfuPlan) -> None:
-    """The data made before the FFU is all there at N+3 and its users authenticate."""
-    if not (ctx.state.get("resources") or {}).get("created"):
-        ctx.progress("no resources were created before the FFU (phase resources): nothing to verify")
-        return
-    from ffulab.deploy.resources_phase import verify_resources
-
-    verify_resources(ctx, label=f"resources-verify-{plan.chain[-1]}")

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from ffulab.deploy.ansible import run_playbook
 from ffulab.deploy.overcloud_phase import deploy_extravars
+from ffulab.deploy.resources_phase import verify_if_created
 from ffulab.errors import FfulabError, PhaseError
 from ffulab.ffu.engine import FfuPlan, run_ffu
 
@@ -34,7 +35,7 @@ def rollback_drill(ctx: Context, plan: FfuPlan) -> None:
     extravars = {**deploy_extravars(ctx, base), "backup_release": first}
     try:
         run_playbook(ctx.workspace, PLAYBOOK, extravars, ctx.progress, label=f"rollback-to-{base}")
-        verified = _verify(ctx, base)
+        verified = verify_if_created(ctx, label=f"resources-verify-rollback-{base}")
     except FfulabError as exc:
         record.update(status="failed", seconds=round(time.monotonic() - started, 1), error=str(exc))
         _save(ctx, record)
@@ -52,15 +53,6 @@ def rollback_drill(ctx: Context, plan: FfuPlan) -> None:
         f"rollback drill done in {record['seconds']:.0f} s: the lab serves {base} again"
         + (f", {verified} resources verified" if verified else "")
     )
-
-
-def _verify(ctx: Context, release: str) -> int:
-    """Verify the resources at the restored release; the number of items verified (0: none made)."""
-    if not (ctx.state.get("resources") or {}).get("created"):
-        return 0
-    from ffulab.deploy.resources_phase import verify_resources
-
-    return int(verify_resources(ctx, label=f"resources-verify-rollback-{release}").get("items", 0))
 
 
 def _save(ctx: Context, record: dict) -> None:
