@@ -9,6 +9,7 @@ import platform
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +26,13 @@ def ffulab(*args: str) -> float:
     return round(time.monotonic() - started, 1)
 
 
-def host() -> dict[str, Any]:
-    return {"cpus": os.cpu_count(), "python": platform.python_version(), "loadavg": os.getloadavg()}
+def header(job: str) -> dict[str, Any]:
+    """What every result file starts with: when, on what host, for which job."""
+    return {
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "host": {"cpus": os.cpu_count(), "python": platform.python_version(), "loadavg": os.getloadavg()},
+        "job": job,
+    }
 
 
 def state_of(workspace: Path) -> dict[str, Any]:

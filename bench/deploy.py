@@ -16,11 +16,10 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from benchlib import ffulab, host, log, state_of, write
+from benchlib import ffulab, header, log, state_of, write
 
 from ffulab.artifacts import ensure_release_artifacts
 from ffulab.artifacts.roots import builder_recipe, ensure_root, runtime_recipe
@@ -106,11 +105,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("bench/results/deploy.json"))
     args = parser.parse_args()
 
-    results: dict[str, Any] = {
-        "when": datetime.now(UTC).isoformat(timespec="seconds"),
-        "host": host(),
-        "job": "ffu-keystone-only (keystone-only, 1ctlr, overcloud 2024.1)",
-    }
+    results: dict[str, Any] = header("ffu-keystone-only (keystone-only, 1ctlr, overcloud 2024.1)")
     results["artifacts"] = artifacts_timing(cold=not args.skip_cold)
     with tempfile.TemporaryDirectory(prefix="ffulab-bench-deploy-") as tmp:
         workspace = Path(tmp) / "ws"

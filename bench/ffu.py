@@ -14,11 +14,10 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from benchlib import ffulab, host, state_of, write
+from benchlib import ffulab, header, state_of, write
 
 UP_TO_RESOURCES = "virthost,image,provision,bmc,undercloud,overcloud,resources"
 
@@ -55,11 +54,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("bench/results/ffu.json"))
     args = parser.parse_args()
 
-    results: dict[str, Any] = {
-        "when": datetime.now(UTC).isoformat(timespec="seconds"),
-        "host": host(),
-        "job": "ffu-keystone-only (keystone-only, 1ctlr, 2024.1 -> 2025.2)",
-    }
+    results: dict[str, Any] = header("ffu-keystone-only (keystone-only, 1ctlr, 2024.1 -> 2025.2)")
     with tempfile.TemporaryDirectory(prefix="ffulab-bench-ffu-") as tmp:
         workspace = (args.working_dir or Path(tmp) / "ws").resolve()
         try:

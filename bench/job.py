@@ -21,11 +21,10 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from benchlib import host, log, write
+from benchlib import header, log, write
 
 from ffulab.config.resolve import DEFAULT_JOB
 
@@ -68,11 +67,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("bench/results/job.json"))
     args = parser.parse_args()
 
-    results: dict[str, Any] = {
-        "when": datetime.now(UTC).isoformat(timespec="seconds"),
-        "host": host(),
-        "job": DEFAULT_JOB,
-    }
+    results: dict[str, Any] = header(DEFAULT_JOB)
     with tempfile.TemporaryDirectory(prefix="ffulab-bench-job-") as tmp:
         root = Path(tmp)
         env = dict(os.environ)
