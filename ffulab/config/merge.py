@@ -105,7 +105,7 @@ def apply_override(config: dict[str, Any], text: str, origins: Origins) -> None:
         raise ConfigError(option, None, "malformed override: the key before '=' is empty")
     path = _split_dotted(config, dotted, option)
     node: Any = config
-    for part in path[:-1]:
+    for depth, part in enumerate(path[:-1], start=1):
         if isinstance(node, list):
             node = node[part]  # index checked by _split_dotted
             continue
@@ -113,6 +113,7 @@ def apply_override(config: dict[str, Any], text: str, origins: Origins) -> None:
             if part in node:
                 raise ConfigError(option, dotted, f"'{part}' holds a value, not a section")
             node[part] = {}
+            origins[path[:depth]] = option  # a section the override made up is the override's, not the file's
         node = node[part]
     value = parse_scalar(raw)
     node[path[-1]] = value

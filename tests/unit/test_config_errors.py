@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -159,6 +161,12 @@ def test_malformed_extra_vars(capsys, override, expected):
     assert expected in message
 
 
+def test_a_section_made_up_by_an_override_is_blamed_on_the_override(capsys):
+    message = _plan_error(capsys, "-e", "release.chain.1=2025.1")
+    assert "-e release.chain.1=2025.1: release.chain: unknown key 'chain'" in message
+    assert "did you mean 'ffu_chain'?" in message
+
+
 def test_unknown_service_in_a_lab(data_root, capsys):
     _edit(data_root / "labs" / "keystone-only.yml", "mariadb, keystone", "mariadb, keystnoe")
     message = _plan_error(capsys)
@@ -182,3 +190,16 @@ def test_unknown_phase_in_tags(capsys, tmp_path):
     assert code == 2
     assert "unknown phase(s) in --tags/--skip-tags: provison" in capsys.readouterr().err
     assert not (tmp_path / "ws").exists(), "bad usage must create nothing"
+
+
+def test_the_message_is_printed_once_by_the_installed_command():
+    """In a real process (no pytest log capture) the error appears once, not again via logging."""
+    result = subprocess.run(
+        [sys.executable, "-m", "ffulab", "plan", "-e", "nodes.overcloud.0.memroy=4096"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert result.stderr.count("unknown key 'memroy'") == 1, result.stderr
+    assert result.stderr.startswith("error: -e nodes.overcloud.0.memroy=4096:"), result.stderr
