@@ -1,4 +1,4 @@
-"""Every command that touches a lab leaves a log in the workspace to read afterwards."""
+"""Every command that changes a lab holds it (one at a time) and leaves a log there to read afterwards."""
 
 from __future__ import annotations
 
@@ -6,11 +6,14 @@ import logging
 import time
 from pathlib import Path
 
+from ffulab.lablock import hold
+
 FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 
 
 def start_log(workspace: Path, command: str) -> Path:
-    """Send DEBUG and up to ``WS/logs/<time>-<command>.log`` (and ``latest.log``) for this process."""
+    """Hold the lab, then send DEBUG and up to ``WS/logs/<time>-<command>.log`` (and ``latest.log``)."""
+    hold(workspace, command)
     logs = workspace / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     path = logs / f"{time.strftime('%Y%m%d-%H%M%S')}-{command}.log"
