@@ -140,5 +140,10 @@ def render_status(status: dict[str, Any]) -> None:
     for name, phase in status["phases"].items():
         phases.add_row(name, phase.get("status", "-"), str(phase.get("seconds", "")))
     console.print(phases)
+    if overcloud := status.get("overcloud"):
+        versions = ", ".join(f"{name} {version}" for name, version in sorted(overcloud["versions"].items()))
+        console.print(
+            f"overcloud at {overcloud['release']}: {versions or '-'}; {overcloud['keystone_url'] or ''}"
+        )
     if status["snapshots"]:
         console.print("snapshots: " + ", ".join(s["name"] for s in status["snapshots"]))

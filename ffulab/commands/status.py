@@ -56,6 +56,14 @@ def lab_status(workspace: Path) -> dict[str, Any]:
         "virt_type": state.get("virt_type"),
         "phase": next(reversed(phases), None),
         "phases": phases,
+        "overcloud": _overcloud(state.get("overcloud") or {}),
         "nodes": nodes,
         "snapshots": state.get("snapshots", []),
     }
+
+
+def _overcloud(recorded: dict[str, Any]) -> dict[str, Any] | None:
+    """The release the overcloud is deployed at and each service's version there (checked by its role)."""
+    if not recorded.get("release"):
+        return None
+    return {key: recorded.get(key) for key in ("release", "versions", "keystone_url")}
