@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -112,6 +113,18 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 def host(lab: Lab, node: str) -> testinfra.host.Host:
     """The node through the workspace's ssh config (undercloud as jump host)."""
     return testinfra.get_host(f"ssh://{node}", ssh_config=str(lab.workspace / SSH_CONFIG))
+
+
+@pytest.fixture(scope="module")
+def unit_up(host: testinfra.host.Host, node: str) -> Callable[[str], None]:
+    """``unit_up(UNIT)`` asserts the systemd unit is running and enabled: every service's first check."""
+
+    def check(unit: str) -> None:
+        service = host.service(unit)
+        assert service.is_running, f"{unit} is not running on {node}"
+        assert service.is_enabled, f"{unit} is not enabled on {node}"
+
+    return check
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,8 @@ def _undercloud_ip(lab) -> str:
     return lab.node("undercloud")["nics"]["ctlplane"]["ip"]
 
 
-def test_chrony_runs(host, node):
-    unit = host.service(UNIT)
-    assert unit.is_running and unit.is_enabled, f"{UNIT} is not running and enabled on {node}"
+def test_chrony_runs(unit_up):
+    unit_up(UNIT)
 
 
 def test_the_clock_is_synchronised_with_the_undercloud(host, node, lab):

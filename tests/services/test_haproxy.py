@@ -10,9 +10,8 @@ UNIT = "haproxy.service"
 KEYSTONE_PORT = 5000
 
 
-def test_haproxy_runs_a_valid_configuration(host, node):
-    unit = host.service(UNIT)
-    assert unit.is_running and unit.is_enabled, f"{UNIT} is not running and enabled on {node}"
+def test_haproxy_runs_a_valid_configuration(host, node, unit_up):
+    unit_up(UNIT)
     check = host.run("haproxy -c -f /etc/haproxy/haproxy.cfg")
     assert check.rc == 0, f"/etc/haproxy/haproxy.cfg on {node} does not validate: {check.stderr}"
 

@@ -17,11 +17,9 @@ def keystone_manage(host, venv: str, *args: str):
     return host.run(f"runuser -u keystone -- {venv}/bin/keystone-manage " + " ".join(args))
 
 
-def test_the_unit_runs_the_release_venv(host, node, lab):
+def test_the_unit_runs_the_release_venv(host, node, lab, unit_up):
     venv = lab.venv(SERVICE)
-    unit = host.service(UNIT)
-    assert unit.is_running, f"{UNIT} is not running on {node}"
-    assert unit.is_enabled, f"{UNIT} is not enabled on {node}"
+    unit_up(UNIT)
     assert f"{venv}/bin/gunicorn" in host.check_output(f"systemctl show -p ExecStart {UNIT}"), (
         f"{UNIT} on {node} does not start {venv} ({lab.release})"
     )

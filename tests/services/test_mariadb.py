@@ -10,9 +10,8 @@ UNIT = "mariadb.service"
 PORT = 3306
 
 
-def test_mariadb_runs(host, node):
-    unit = host.service(UNIT)
-    assert unit.is_running and unit.is_enabled, f"{UNIT} is not running and enabled on {node}"
+def test_mariadb_runs(host, node, unit_up):
+    unit_up(UNIT)
     assert host.run("mariadb -N -B -e 'SELECT 1'").stdout.strip() == "1", f"MariaDB on {node} does not answer"
 
 
