@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -93,16 +95,28 @@ def test_a_failure_half_way_removes_the_partial_snapshot_and_resumes_every_domai
     assert not State.load(fake_lab.state.workspace).get("snapshots")
 
 
-def test_domains_are_resumed_even_when_the_cleanup_itself_is_interrupted(fake_lab, monkeypatch):
-    def take(domain, name, with_memory):
-        raise KeyboardInterrupt
+def test_a_sigterm_while_taking_waits_until_the_snapshot_is_whole(fake_lab, monkeypatch):
+    """A CI system's abort mid-create: the snapshot is finished and recorded, the domains resumed,
+    and only then does the interrupt reach the caller."""
+    take = domains.take
 
-    monkeypatch.setattr(domains, "parallel", lambda func, items, threads=True: [func(i) for i in items])
-    monkeypatch.setattr(domains, "take", take)
-    with pytest.raises(KeyboardInterrupt):
-        snapshot.create(fake_lab.state, "s1")
+    def take_and_get_killed(domain, name, with_memory):
+        os.kill(os.getpid(), signal.SIGTERM)
+        return take(domain, name, with_memory)
+
+    monkeypatch.setattr(
+        domains, "parallel", lambda func, items, threads=True: [(func(i), None) for i in items]
+    )
+    monkeypatch.setattr(domains, "take", take_and_get_killed)
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)  # as ffulab's CLI does
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            snapshot.create(fake_lab.state, "s1")
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     assert [fake_lab.power(node) for node in NODES] == [RUNNING, RUNNING]
-    assert not fake_lab.state.get("snapshots")
+    assert [s["status"] for s in State.load(fake_lab.state.workspace).get("snapshots")] == ["complete"]
+    assert all(fake_lab.snapshots(node) == ["s1"] for node in NODES)
 
 
 def test_revert_puts_domains_phases_and_ffu_state_back(fake_lab: FakeLab):
