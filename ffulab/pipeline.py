@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ffulab.config.resolve import Resolved
-from ffulab.errors import FfulabError, NotImplementedPhase, PhaseError
+from ffulab.errors import FfulabError, NotImplementedPhase, PhaseError, UsageError
 from ffulab.logs import start_log
 from ffulab.paths import remember_workspace
 from ffulab.state import State
@@ -69,12 +69,30 @@ def artifacts_dir(ctx: Context) -> Path:
 def start_run(resolved: Resolved, workspace: Path, virthost: str | None, log_name: str) -> tuple[State, Path]:
     """Open (or start) the lab's state for a run of its pipeline; its log. ``run`` and ``job run``."""
     state = State.open(workspace, resolved.config.lab.name)
-    remember_workspace(workspace)
     log_path = start_log(workspace, log_name)
+    check_same_nodes(state, resolved)
+    remember_workspace(workspace)
     state.set("config", resolved.to_dict())
     if virthost:
         state.set("virthost_spec", virthost)
     return state, log_path
+
+
+def check_same_nodes(state: State, resolved: Resolved) -> None:
+    """A provisioned lab keeps its nodes: a run resolving other ones (a forgotten ``-N``) is refused."""
+    recorded = state.get("config") or {}
+    if not state.get("layout") or not recorded:
+        return
+    old, new = recorded["config"]["nodes"], resolved.config.nodes.model_dump(mode="json")
+    if old == new:
+        return
+    was, now = recorded["files"].get("nodes"), resolved.files.get("nodes")
+    other = f"nodes {new['name']} ({now})" if new["name"] != old["name"] else "other values for them (-e?)"
+    raise UsageError(
+        f"{state.workspace} was provisioned with nodes {old['name']} ({was}); this run resolves {other}: "
+        f"pass the flags it was made with (-N {was}, same -j/-R/-c/-e), "
+        f"or 'ffulab destroy -w {state.workspace}' first"
+    )
 
 
 def runner(phase: str) -> Callable[[Context], None]:

@@ -68,3 +68,35 @@ def test_a_phase_without_a_module_says_which_phase_is_missing(ctx, monkeypatch):
     monkeypatch.setitem(pipeline.RUNNERS, "report", "ffulab.no_such_module")
     with pytest.raises(NotImplementedPhase, match="phase 'report' is not implemented yet"):
         run_phases(ctx, ["report"])
+
+
+def _provisioned(tmp_path, *flags):
+    """A workspace whose lab was provisioned from ``resolve(*flags)`` (start_run, then a layout)."""
+    state, _ = pipeline.start_run(resolve(**dict(flags)), tmp_path / "ws", None, "run")
+    state.set("layout", {"recorded": "by the provision phase"})
+    return tmp_path / "ws"
+
+
+def test_a_rerun_with_the_same_nodes_goes_on(tmp_path):
+    workspace = _provisioned(tmp_path, ("nodes", "3ctlr"))
+    state, _ = pipeline.start_run(
+        resolve(nodes="3ctlr", extra_vars=["settings.ffu.canary=true"]), workspace, None, "run"
+    )
+    assert state.get("config")["files"]["nodes"] == "nodes/3ctlr.yml"
+
+
+def test_a_rerun_that_forgets_n_is_refused_naming_the_flag(tmp_path):
+    workspace = _provisioned(tmp_path, ("nodes", "3ctlr"))
+    with pytest.raises(FfulabError) as caught:
+        pipeline.start_run(resolve(), workspace, None, "run")
+    assert caught.value.exit_code == 2
+    message = str(caught.value)
+    assert "provisioned with nodes 3ctlr (nodes/3ctlr.yml); this run resolves nodes 1ctlr" in message
+    assert "-N nodes/3ctlr.yml" in message
+    assert State.load(workspace).get("config")["files"]["nodes"] == "nodes/3ctlr.yml", "the record is kept"
+
+
+def test_other_node_values_are_refused_too(tmp_path):
+    workspace = _provisioned(tmp_path, ("nodes", "1ctlr"))
+    with pytest.raises(FfulabError, match="other values for them"):
+        pipeline.start_run(resolve(extra_vars=["nodes.overcloud.0.memory=4096"]), workspace, None, "run")
