@@ -91,49 +91,43 @@ def create(
         raise SnapshotError(name, "exists already: delete it first, or choose another name")
     started = time.monotonic()
     outcome = Outcome(record={})
-    with interrupts.held(f"snapshot create {name}"):  # never half taken, never left paused
-        with _lab(state) as (virthost, _layout, found):
-            missing = [node for node, domain in found.items() if domain is None]
-            if missing:
-                raise SnapshotError(
-                    name, f"no domain for {', '.join(missing)}: run the 'provision' phase first"
+    # never half taken, never left paused: Ctrl-C/SIGTERM wait for the block, then are raised
+    with interrupts.held(f"snapshot create {name}"), _lab(state) as (virthost, _layout, found):
+        missing = [node for node, domain in found.items() if domain is None]
+        if missing:
+            raise SnapshotError(name, f"no domain for {', '.join(missing)}: run the 'provision' phase first")
+        nodes = [
+            {"name": node, "domain": found[node].name(), "power": domains.power(found[node])}
+            for node in found
+        ]
+        record = records.new_record(state, name, nodes, auto=auto, ffu=ffu)
+        records.put(state, record)  # recorded before any domain is touched
+        outcome.record = record
+
+        def take(node: dict[str, Any]) -> float:
+            return domains.take(found[node["name"]], name, with_memory=node["power"] != domains.OFF)
+
+        with domains.paused(list(found.values())):
+            outcome.seconds["pause"] = _seconds(started)
+            snapshots_started = time.monotonic()
+            results = domains.parallel(take, nodes, threads=threads)
+            outcome.seconds["snapshots"] = _seconds(snapshots_started)
+            failed = {n["name"]: err for n, (_, err) in zip(nodes, results, strict=True) if err is not None}
+            if failed:
+                removed = _remove_parts(found, name)
+                records.remove(state, name)
+                problems = "; ".join(f"{node}: {error}" for node, error in failed.items())
+                undone = (
+                    f"removed the part already taken from {', '.join(removed)}" if removed else "nothing kept"
                 )
-            nodes = [
-                {"name": node, "domain": found[node].name(), "power": domains.power(found[node])}
-                for node in found
-            ]
-            record = records.new_record(state, name, nodes, auto=auto, ffu=ffu)
-            records.put(state, record)  # recorded before any domain is touched
-            outcome.record = record
-
-            def take(node: dict[str, Any]) -> float:
-                return domains.take(found[node["name"]], name, with_memory=node["power"] != domains.OFF)
-
-            with domains.paused(list(found.values())):
-                outcome.seconds["pause"] = _seconds(started)
-                snapshots_started = time.monotonic()
-                results = domains.parallel(take, nodes, threads=threads)
-                outcome.seconds["snapshots"] = _seconds(snapshots_started)
-                failed = {
-                    n["name"]: err for n, (_, err) in zip(nodes, results, strict=True) if err is not None
-                }
-                if failed:
-                    removed = _remove_parts(found, name)
-                    records.remove(state, name)
-                    problems = "; ".join(f"{node}: {error}" for node, error in failed.items())
-                    undone = (
-                        f"removed the part already taken from {', '.join(removed)}"
-                        if removed
-                        else "nothing kept"
-                    )
-                    raise SnapshotError(name, f"not taken ({problems}); {undone}; every domain resumed")
-                resumed = time.monotonic()
-            outcome.seconds["resume"] = _seconds(resumed)
-            outcome.seconds["create"] = _seconds(started)
-            for node, (seconds, _) in zip(nodes, results, strict=True):
-                info = domains.qemu_img_info(domains.disk_path(found[node["name"]]) or "", virthost.on_host)
-                node["vm_state_bytes"] = domains.vm_state_size(info, name)
-                node["seconds"] = round(seconds, 2)
+                raise SnapshotError(name, f"not taken ({problems}); {undone}; every domain resumed")
+            resumed = time.monotonic()
+        outcome.seconds["resume"] = _seconds(resumed)
+        outcome.seconds["create"] = _seconds(started)
+        for node, (seconds, _) in zip(nodes, results, strict=True):
+            info = domains.qemu_img_info(domains.disk_path(found[node["name"]]) or "", virthost.on_host)
+            node["vm_state_bytes"] = domains.vm_state_size(info, name)
+            node["seconds"] = round(seconds, 2)
         record["status"] = records.COMPLETE
         record["seconds"] = outcome.seconds["create"]
         records.put(state, record)
@@ -170,52 +164,52 @@ def revert(state: State, name: str, options: Options | None = None, progress: Pr
     record = records.get(state, name)
     started = time.monotonic()
     outcome = Outcome(record=record)
-    with interrupts.held(f"snapshot revert {name}"):  # the domains and the state move together
-        with _lab(state) as (virthost, layout, found):
-            in_snapshot = {n["name"]: n for n in record["nodes"]}
-            gone = [node for node in in_snapshot if found.get(node) is None]
-            if gone:
-                raise SnapshotError(name, f"the domain of {', '.join(gone)} no longer exists: cannot revert")
-            lacking = [node for node in in_snapshot if not domains.has_snapshot(found[node], name)]
-            if lacking:
-                raise SnapshotError(name, f"{', '.join(lacking)} has no part of it in libvirt: delete it")
-            usable.close_masters(state.workspace, list(found))
-            pairs = [(node, found[node]) for node in in_snapshot]
-            stopped = [node for node, domain in pairs if domains.power(domain) == domains.RUNNING]
-            results: list[tuple[Any, Any]] = []
-            try:
-                for node in stopped:  # the lab stops as one, and is resumed below as one
-                    found[node].suspend()
-                outcome.seconds["pause"] = _seconds(started)
-                results = domains.parallel(
-                    lambda pair: domains.revert(
-                        pair[1], name, in_snapshot[pair[0]]["power"] != domains.OFF, options.method
-                    ),
-                    pairs,
-                    threads=options.threads,
-                )
-                outcome.seconds["revert"] = _seconds(started)
-            finally:
-                resume_started = time.monotonic()
-                reverted = {node: done for (node, _), (done, _) in zip(pairs, results, strict=False) if done}
-                for node, domain in pairs:
-                    wanted = in_snapshot[node]["power"] if node in reverted else domains.RUNNING
-                    if (node in reverted or node in stopped) and wanted == domains.RUNNING:
-                        domains.resume_if_paused(domain)
-                outcome.seconds["resume"] = _seconds(resume_started)
-            failed = [f"{node}: {err}" for (node, _), (_, err) in zip(pairs, results, strict=True) if err]
-            if failed:
-                raise SnapshotError(
-                    name, "revert failed: " + "; ".join(failed) + " (the other domains were reverted)"
-                )
-            for node, done in reverted.items():
-                outcome.nodes[node] = {"method": done.method, "seconds": round(done.seconds, 2)}
-                if done.fallback:
-                    outcome.nodes[node]["fallback"] = done.fallback
-            if options.flush_neighbours:
-                flush_started = time.monotonic()
-                usable.flush_neighbours(virthost.wrap, [net.bridge for net in layout.networks.values()])
-                outcome.seconds["flush"] = _seconds(flush_started)
+    # the domains and the state move together: Ctrl-C/SIGTERM wait for the block, then are raised
+    with interrupts.held(f"snapshot revert {name}"), _lab(state) as (virthost, layout, found):
+        in_snapshot = {n["name"]: n for n in record["nodes"]}
+        gone = [node for node in in_snapshot if found.get(node) is None]
+        if gone:
+            raise SnapshotError(name, f"the domain of {', '.join(gone)} no longer exists: cannot revert")
+        lacking = [node for node in in_snapshot if not domains.has_snapshot(found[node], name)]
+        if lacking:
+            raise SnapshotError(name, f"{', '.join(lacking)} has no part of it in libvirt: delete it")
+        usable.close_masters(state.workspace, list(found))
+        pairs = [(node, found[node]) for node in in_snapshot]
+        stopped = [node for node, domain in pairs if domains.power(domain) == domains.RUNNING]
+        results: list[tuple[Any, Any]] = []
+        try:
+            for node in stopped:  # the lab stops as one, and is resumed below as one
+                found[node].suspend()
+            outcome.seconds["pause"] = _seconds(started)
+            results = domains.parallel(
+                lambda pair: domains.revert(
+                    pair[1], name, in_snapshot[pair[0]]["power"] != domains.OFF, options.method
+                ),
+                pairs,
+                threads=options.threads,
+            )
+            outcome.seconds["revert"] = _seconds(started)
+        finally:
+            resume_started = time.monotonic()
+            reverted = {node: done for (node, _), (done, _) in zip(pairs, results, strict=False) if done}
+            for node, domain in pairs:
+                wanted = in_snapshot[node]["power"] if node in reverted else domains.RUNNING
+                if (node in reverted or node in stopped) and wanted == domains.RUNNING:
+                    domains.resume_if_paused(domain)
+            outcome.seconds["resume"] = _seconds(resume_started)
+        failed = [f"{node}: {err}" for (node, _), (_, err) in zip(pairs, results, strict=True) if err]
+        if failed:
+            raise SnapshotError(
+                name, "revert failed: " + "; ".join(failed) + " (the other domains were reverted)"
+            )
+        for node, done in reverted.items():
+            outcome.nodes[node] = {"method": done.method, "seconds": round(done.seconds, 2)}
+            if done.fallback:
+                outcome.nodes[node]["fallback"] = done.fallback
+        if options.flush_neighbours:
+            flush_started = time.monotonic()
+            usable.flush_neighbours(virthost.wrap, [net.bridge for net in layout.networks.values()])
+            outcome.seconds["flush"] = _seconds(flush_started)
         records.restore(state, record)
     outcome.seconds["reverted"] = _seconds(started)
     progress(f"domains back at {name} in {outcome.seconds['reverted']:.1f}s; phases restored")
