@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from plan_errors import plan_error
 
 from ffulab.cli import main
 
@@ -18,19 +19,9 @@ def _edit(path: Path, old: str, new: str) -> None:
     path.write_text(text.replace(old, new, 1))
 
 
-def _plan_error(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
-    code = main(["plan", *argv])
-    captured = capsys.readouterr()
-    assert code == 2, f"expected exit 2, got {code}; stderr: {captured.err}"
-    assert "Traceback" not in captured.err
-    message = " ".join(captured.err.split())
-    assert message.startswith("error:"), message
-    return message
-
-
 def test_unknown_key_suggests_the_close_one(data_root, capsys):
     _edit(data_root / "nodes" / "1ctlr.yml", "memory: 3072", "memroy: 3072")
-    message = _plan_error(capsys)
+    message = plan_error(capsys)
     assert "nodes/1ctlr.yml: nodes.overcloud[0].memroy: unknown key 'memroy'" in message
     assert "did you mean 'memory'?" in message
 
@@ -39,7 +30,7 @@ def test_unknown_top_level_key_in_a_lab(data_root, capsys):
     (data_root / "labs" / "keystone-only.yml").write_text(
         (data_root / "labs" / "keystone-only.yml").read_text() + "lbas: {}\n"
     )
-    message = _plan_error(capsys)
+    message = plan_error(capsys)
     assert "labs/keystone-only.yml: lbas: unknown key 'lbas'" in message
     assert "did you mean 'lab'?" in message
 
@@ -50,43 +41,43 @@ def test_wrong_type_names_file_key_and_value(data_root, capsys):
         "undercloud: {memory: 2048, vcpus: 2",
         "undercloud: {memory: 2048, vcpus: two",
     )
-    message = _plan_error(capsys)
+    message = plan_error(capsys)
     assert "nodes/1ctlr.yml: nodes.undercloud.vcpus:" in message
     assert "'two'" in message
 
 
 def test_missing_layer_file(capsys):
-    message = _plan_error(capsys, "-N", "nodes/nope.yml")
+    message = plan_error(capsys, "-N", "nodes/nope.yml")
     assert "nodes/nope.yml: nodes config file not found" in message
 
 
 def test_unknown_layer_name_suggests(capsys):
-    message = _plan_error(capsys, "-N", "1ctrl")
+    message = plan_error(capsys, "-N", "1ctrl")
     assert "-N/--nodes: no nodes config named '1ctrl'" in message
     assert "did you mean '1ctlr'?" in message
 
 
 def test_unreadable_file(data_root, capsys):
     (data_root / "labs" / "keystone-only.yml").write_bytes(b"\xff\xfe\x00bad")
-    message = _plan_error(capsys)
+    message = plan_error(capsys)
     assert "labs/keystone-only.yml: cannot read the file" in message
 
 
 def test_yaml_syntax_error_gives_the_line(data_root, capsys):
     _edit(data_root / "labs" / "minimal.yml", "  roles:\n", "  roles: [\n")
-    message = _plan_error(capsys, "-c", "minimal")
+    message = plan_error(capsys, "-c", "minimal")
     assert re.search(r"labs/minimal.yml: YAML syntax error at line \d+", message), message
 
 
 def test_duplicate_yaml_key_is_an_error(data_root, capsys):
     _edit(data_root / "labs" / "minimal.yml", "  name: minimal\n", "  name: minimal\n  name: other\n")
-    message = _plan_error(capsys, "-c", "minimal")
+    message = plan_error(capsys, "-c", "minimal")
     assert "labs/minimal.yml: YAML syntax error at line 5" in message
     assert "duplicate key 'name'" in message
 
 
 def test_unknown_series(capsys):
-    message = _plan_error(capsys, "-e", "release.undercloud=2026.9")
+    message = plan_error(capsys, "-e", "release.undercloud=2026.9")
     assert "-e release.undercloud=2026.9: release.undercloud: unknown series '2026.9'" in message
     assert "did you mean" in message
 
@@ -97,7 +88,7 @@ def test_chain_not_consecutive(data_root, capsys):
         '["2024.1", "2024.2", "2025.1", "2025.2"]',
         '["2024.1", "2025.1", "2025.2", "2026.1"]',
     )
-    message = _plan_error(capsys)
+    message = plan_error(capsys)
     assert "release-configs/master-undercloud-2024.1-overcloud.yml: release.ffu_chain[1]" in message
     assert "not consecutive" in message
 
@@ -108,12 +99,12 @@ def test_chain_not_n_to_n_plus_3(data_root, capsys):
         '["2024.1", "2024.2", "2025.1", "2025.2"]',
         '["2024.1", "2024.2", "2025.1"]',
     )
-    message = _plan_error(capsys)
+    message = plan_error(capsys)
     assert "release.ffu_chain: a fast-forward upgrade goes N -> N+3 (4 series), this chain has 3" in message
 
 
 def test_chain_must_start_at_the_overcloud_release(capsys):
-    message = _plan_error(capsys, "-e", "release.overcloud=2023.2")
+    message = plan_error(capsys, "-e", "release.overcloud=2023.2")
     assert (
         "release.ffu_chain[0]: the chain starts at '2024.1' but the overcloud release is '2023.2'" in message
     )
@@ -122,7 +113,7 @@ def test_chain_must_start_at_the_overcloud_release(capsys):
 def test_service_without_a_version_for_a_series(data_root, capsys):
     _edit(data_root / "release-configs" / "common.yml", "      keystone: 27.1.0\n", "      {}\n")
     _edit(data_root / "release-configs" / "common.yml", "    services:\n      {}\n", "    services: {}\n")
-    message = _plan_error(capsys)
+    message = plan_error(capsys)
     assert "release-configs/common.yml: series.2025.1.services.keystone:" in message
     assert "no version of keystone for series 2025.1" in message
 
@@ -133,7 +124,7 @@ def test_duplicate_node_names(data_root, capsys):
         "name: overcloud-novacompute, role: Compute",
         "name: overcloud-controller, role: Compute",
     )
-    message = _plan_error(capsys, "-N", "1ctlr_1comp")
+    message = plan_error(capsys, "-N", "1ctlr_1comp")
     assert (
         "nodes/1ctlr_1comp.yml: nodes.overcloud[1].name: duplicate node name 'overcloud-controller-0'"
         in message
@@ -141,7 +132,7 @@ def test_duplicate_node_names(data_root, capsys):
 
 
 def test_memory_below_the_minimum(capsys):
-    message = _plan_error(capsys, "-e", "nodes.overcloud.0.memory=512")
+    message = plan_error(capsys, "-e", "nodes.overcloud.0.memory=512")
     assert "-e nodes.overcloud.0.memory=512: nodes.overcloud[0].memory" in message
     assert "greater than or equal to 1024" in message
 
@@ -156,32 +147,32 @@ def test_memory_below_the_minimum(capsys):
     ],
 )
 def test_malformed_extra_vars(capsys, override, expected):
-    message = _plan_error(capsys, "-e", override)
+    message = plan_error(capsys, "-e", override)
     assert f"-e {override}" in message
     assert expected in message
 
 
 def test_a_section_made_up_by_an_override_is_blamed_on_the_override(capsys):
-    message = _plan_error(capsys, "-e", "release.chain.1=2025.1")
+    message = plan_error(capsys, "-e", "release.chain.1=2025.1")
     assert "-e release.chain.1=2025.1: release.chain: unknown key 'chain'" in message
     assert "did you mean 'ffu_chain'?" in message
 
 
 def test_unknown_service_in_a_lab(data_root, capsys):
     _edit(data_root / "labs" / "keystone-only.yml", "mariadb, keystone", "mariadb, keystnoe")
-    message = _plan_error(capsys)
+    message = plan_error(capsys)
     assert "labs/keystone-only.yml: lab.roles.Controller.services[3]: unknown service 'keystnoe'" in message
     assert "did you mean 'keystone'?" in message
 
 
 def test_node_role_missing_from_the_lab(capsys):
-    message = _plan_error(capsys, "-e", "nodes.overcloud.0.role=Storage")
+    message = plan_error(capsys, "-e", "nodes.overcloud.0.role=Storage")
     assert "role 'Storage' is not defined by lab 'keystone-only'" in message
 
 
 def test_unknown_validation_in_a_job(data_root, capsys):
     _edit(data_root / "jobs" / "ffu-keystone-only.yml", "[tempest, services, resources]", "[tempest, smoke]")
-    message = _plan_error(capsys)
+    message = plan_error(capsys)
     assert "jobs/ffu-keystone-only.yml: job.validations[1]" in message
 
 

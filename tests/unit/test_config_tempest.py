@@ -2,17 +2,9 @@
 
 from __future__ import annotations
 
-import pytest
+from plan_errors import plan_error
 
-from ffulab.cli import main
 from ffulab.config.resolve import resolve
-
-
-def plan_error(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
-    code = main(["plan", *argv])
-    captured = capsys.readouterr()
-    assert code == 2, f"expected exit 2, got {code}; stderr: {captured.err}"
-    return " ".join(captured.err.split())
 
 
 def test_the_default_job_pins_tempest_of_2025_2_for_its_chain():
