@@ -13,11 +13,12 @@ from ffulab import __version__
 from ffulab.commands.job import register as register_job
 from ffulab.commands.validate import register as register_validate
 from ffulab.config.resolve import DEFAULT_JOB, Resolved, resolve
+from ffulab.context import Context
 from ffulab.errors import FfulabError, UsageError
 from ffulab.logs import start_log
 from ffulab.paths import current_workspace, default_workspace
 from ffulab.phases import PHASE_NAMES, select
-from ffulab.pipeline import Context, run_phases, start_run
+from ffulab.pipeline import run_phases, start_run
 from ffulab.plan import build_plan
 from ffulab.state import State
 from ffulab.ui import console, detail, error, print_json, render_plan, render_status

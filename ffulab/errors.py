@@ -66,17 +66,6 @@ class PhaseError(ProblemError):
         self.phase, self.rerun = phase, rerun
 
 
-class NotImplementedPhase(FfulabError):
-    """A phase of the pipeline that this version of ffulab does not provide yet."""
-
-    def __init__(self, phase: str):
-        self.phase = phase
-        super().__init__(
-            f"phase '{phase}' is not implemented yet in this version of ffulab; "
-            f"run the phases before it with --tags, or skip it with --skip-tags {phase}"
-        )
-
-
 class CacheError(ProblemError):
     """An entry of the content-addressed cache (image, artifact, build root) could not be handled."""
 

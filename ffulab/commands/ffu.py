@@ -11,8 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from ffulab.config.resolve import resolve_recorded
+from ffulab.context import Context
 from ffulab.logs import start_log
-from ffulab.pipeline import Context, run_phases
+from ffulab.pipeline import run_phases
 from ffulab.snapshot import newest_snapshot_at_or_before, revert
 from ffulab.snapshot.records import DONE_STEP
 from ffulab.state import State

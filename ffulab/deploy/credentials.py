@@ -15,6 +15,8 @@ from pathlib import Path
 
 import yaml
 
+from ffulab.secrets import lab_secret
+
 OVERCLOUDRC = "overcloudrc"
 CLOUD_NAME = "overcloud"
 ADMIN_PASSWORD_SECRET = "keystone_admin_password"
@@ -89,3 +91,8 @@ def write_overcloudrc(workspace: Path, text: str) -> Path:
     os.replace(tmp, path)
     os.chmod(path, 0o600)
     return path
+
+
+def admin_credentials(workspace: Path, auth_url: str) -> AdminCredentials:
+    """The overcloud admin's credentials: the lab's generated password at ``auth_url``."""
+    return AdminCredentials(auth_url=auth_url, password=lab_secret(workspace, ADMIN_PASSWORD_SECRET))

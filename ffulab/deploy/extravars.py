@@ -9,16 +9,26 @@ so that :func:`redacted` can show the rest in logs and state.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ffulab.config.schema import LabConfig
 from ffulab.config.services import ServiceSpec
-from ffulab.deploy.credentials import ADMIN_PASSWORD_SECRET, REGION, keystone_url
+from ffulab.deploy.credentials import (
+    ADMIN_PASSWORD_SECRET,
+    REGION,
+    admin_credentials,
+    keystone_url,
+    render_clouds_yaml,
+    render_overcloudrc,
+)
 from ffulab.deploy.keys import key_repository
 from ffulab.deploy.mirror import MIRROR_DIR, MIRROR_PORT, mirror_url
 from ffulab.errors import FfulabError
 from ffulab.provision.layout import Layout
 from ffulab.secrets import lab_secret
+
+if TYPE_CHECKING:
+    from ffulab.context import Context
 
 RENDER_DIR = "ansible/rendered"
 """Where role scripts holding secrets are rendered on the virthost (workspace, 0700) before they run."""
@@ -137,4 +147,22 @@ def overcloud_extravars(
                 "keystone_credential_keys": key_repository(workspace, "credential"),
             }
         )
+    return extravars
+
+
+def deploy_extravars(ctx: Context, release: str | None = None) -> dict[str, Any]:
+    """Everything the overcloud playbook gets at ``release`` (default N), undercloud credentials included."""
+    mirror = (ctx.state.get("undercloud") or {}).get("mirror")
+    if not mirror:
+        raise FfulabError(
+            "the undercloud has no release mirror yet: run the undercloud phase first (-t undercloud)"
+        )
+    layout = Layout.from_dict(ctx.state.get("layout"))
+    extravars = overcloud_extravars(
+        ctx.resolved.config, ctx.resolved.catalog, layout, ctx.workspace, mirror["index"], release
+    )
+    if "keystone_public_url" in extravars:
+        credentials = admin_credentials(ctx.workspace, extravars["keystone_public_url"])
+        extravars["overcloud_clouds_yaml"] = render_clouds_yaml(credentials)
+        extravars["overcloud_rc"] = render_overcloudrc(credentials, layout.lab_id)
     return extravars

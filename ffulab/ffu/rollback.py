@@ -12,13 +12,13 @@ import time
 from typing import TYPE_CHECKING
 
 from ffulab.deploy.ansible import run_playbook
-from ffulab.deploy.overcloud_phase import deploy_extravars
-from ffulab.deploy.resources_phase import verify_if_created
+from ffulab.deploy.extravars import deploy_extravars
+from ffulab.deploy.resources import verify_if_created
 from ffulab.errors import FfulabError, PhaseError
 from ffulab.ffu.engine import FfuPlan, run_ffu
 
 if TYPE_CHECKING:
-    from ffulab.pipeline import Context
+    from ffulab.context import Context
 
 PLAYBOOK = "rollback.yml"
 DRILL_STEP = 4

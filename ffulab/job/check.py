@@ -15,9 +15,9 @@ import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
 from pathlib import Path
 
+from ffulab.job.artifacts import SUMMARY_FILE
 from ffulab.job.junit import JUNIT_FILE
 from ffulab.job.report_html import REPORT_FILE
-from ffulab.job.report_phase import SUMMARY_FILE
 
 SUMMARY_FIELDS = (
     "job",

@@ -14,11 +14,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ffulab.config.resolve import resolve
+from ffulab.context import Context, artifacts_dir
 from ffulab.errors import FfulabError, PhaseError, UsageError
-from ffulab.job.report_phase import REPORT_FILE, write_artifacts
+from ffulab.job.artifacts import write_artifacts
+from ffulab.job.report_html import REPORT_FILE
 from ffulab.paths import default_workspace
 from ffulab.phases import PHASE_NAMES
-from ffulab.pipeline import Context, artifacts_dir, run_phases, start_run
+from ffulab.pipeline import run_phases, start_run
 from ffulab.state import State
 from ffulab.ui import console, error
 

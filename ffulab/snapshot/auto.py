@@ -1,6 +1,6 @@
 """Automatic snapshots at the pipeline's milestones, and the call the FFU engine makes after a release.
 
-``pipeline.AUTO_SNAPSHOTS`` names the snapshot taken after a phase; the FFU engine calls
+``ffulab.phases.PHASES`` names the snapshot taken after a phase; the FFU engine calls
 ``auto_snapshot(ctx, f"ffu-{release}", release=release)`` after each release. An automatic
 snapshot replaces the older automatic one of the same name; ``settings.snapshots.auto: false``
 switches them all off.
@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from ffulab.snapshot import lab, records
 
 if TYPE_CHECKING:
-    from ffulab.pipeline import Context
+    from ffulab.context import Context
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ from typing import Any
 
 from ffulab.config.resolve import Resolved, resolve
 from ffulab.config.schema import VALIDATIONS, JobSpec
-from ffulab.deploy.overcloud_phase import admin_credentials
+from ffulab.deploy.credentials import admin_credentials
 from ffulab.errors import FfulabError
 from ffulab.paths import data_root
 from ffulab.proc import redact

@@ -11,13 +11,15 @@ from deploy_fakes import fake_index, lab
 
 from ffulab.config.resolve import resolve
 from ffulab.config.services import load_catalog
-from ffulab.deploy import ansible, resources_phase
+from ffulab.context import Context
+from ffulab.deploy import ansible
+from ffulab.deploy import resources as resources_phase
 from ffulab.deploy.ansible import PlaybookFailed, PlaybookResult
 from ffulab.deploy.extravars import redacted
-from ffulab.deploy.resources_phase import Item, parse_items, resource_services, verify_resources
+from ffulab.deploy.resources import Item, parse_items, resource_services, verify_resources
 from ffulab.errors import ConfigError, FfulabError
 from ffulab.paths import data_root
-from ffulab.pipeline import Context
+from ffulab.phases import resources as resources_run
 from ffulab.state import State
 
 CREATED = """ffulab-step: keystoneauth import 8.911
@@ -116,8 +118,8 @@ def test_every_role_with_resources_has_the_task_files_the_playbook_includes():
 def test_create_passes_the_action_the_services_and_a_stable_seed_per_lab(ctx: Context, monkeypatch):
     playbook = FakePlaybook(CREATED)
     monkeypatch.setattr(resources_phase, "run_playbook", playbook)
-    resources_phase.run(ctx)
-    resources_phase.run(ctx)
+    resources_run.run(ctx)
+    resources_run.run(ctx)
     first, again = playbook.calls
     assert first["playbook"] == "resources.yml" and first["label"] == "resources-create"
     assert first["resources_action"] == "create" and first["resources_services"] == ["keystone"]
@@ -130,7 +132,7 @@ def test_create_passes_the_action_the_services_and_a_stable_seed_per_lab(ctx: Co
 
 def test_create_records_what_was_made_and_at_which_release(ctx: Context, monkeypatch):
     monkeypatch.setattr(resources_phase, "run_playbook", FakePlaybook(CREATED))
-    resources_phase.run(ctx)
+    resources_run.run(ctx)
     record = ctx.state.get("resources")
     assert record["created"][0] == {"service": "keystone", "kind": "domain", "name": "ffulab-domain"}
     assert len(record["created"]) == 3 and record["created_at"] == "2024.1"
@@ -143,7 +145,7 @@ def test_a_failed_item_fails_create_and_names_it(ctx: Context, monkeypatch):
     with pytest.raises(
         FfulabError, match=r"2 of 3 item\(s\) failed: keystone user ffulab-bob: MISSING"
     ) as exc:
-        resources_phase.run(ctx)
+        resources_run.run(ctx)
     assert f"ffulab run -t resources -w {ctx.workspace}" in str(exc.value)
     assert ctx.state.get("resources")["created"] == [
         {"service": "keystone", "kind": "domain", "name": "ffulab-domain"}
@@ -153,7 +155,7 @@ def test_a_failed_item_fails_create_and_names_it(ctx: Context, monkeypatch):
 def test_verify_records_the_release_the_lab_is_at(ctx: Context, monkeypatch):
     playbook = FakePlaybook(CREATED)
     monkeypatch.setattr(resources_phase, "run_playbook", playbook)
-    resources_phase.run(ctx)
+    resources_run.run(ctx)
     ctx.state.set("overcloud", {"release": "2025.2"})
     verified = verify_resources(ctx, label="resources-verify-2025.2")
     assert playbook.calls[-1]["resources_action"] == "verify"
@@ -194,7 +196,7 @@ def test_a_lab_without_resources_runs_no_playbook(tmp_path: Path, monkeypatch):
     ctx = Context(resolved=resolved, state=state, workspace=tmp_path / "ws")
     playbook = FakePlaybook(CREATED)
     monkeypatch.setattr(resources_phase, "run_playbook", playbook)
-    resources_phase.run(ctx)
+    resources_run.run(ctx)
     assert playbook.calls == [] and ctx.state.get("resources")["created"] == []
     assert verify_resources(ctx, label="v")["items"] == 0
 

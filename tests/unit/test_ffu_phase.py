@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from deploy_fakes import fake_index, lab
 
+from ffulab.context import Context
 from ffulab.errors import PhaseError
-from ffulab.ffu import phase
-from ffulab.pipeline import Context
+from ffulab.phases import ffu as phase
 from ffulab.state import State
 
 

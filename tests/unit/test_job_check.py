@@ -7,8 +7,8 @@ import json
 import pytest
 from job_fakes import fake_state, fake_workspace
 
+from ffulab.job.artifacts import write_artifacts
 from ffulab.job.check import check_junit, check_report_offline, check_summary
-from ffulab.job.report_phase import write_artifacts
 from ffulab.state import State
 
 

@@ -6,8 +6,8 @@ import xml.etree.ElementTree as ET
 
 from job_fakes import fake_state
 
+from ffulab.job.artifacts import gather_junit
 from ffulab.job.junit import write_junit
-from ffulab.job.report_phase import gather_junit
 from ffulab.job.summary import build_summary
 
 

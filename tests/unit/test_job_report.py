@@ -8,8 +8,8 @@ import re
 import pytest
 from job_fakes import TEMPEST, fake_state, fake_workspace
 
+from ffulab.job.artifacts import write_artifacts
 from ffulab.job.check import browser, check_artifacts, check_report_offline
-from ffulab.job.report_phase import write_artifacts
 from ffulab.job.summary import build_summary
 from ffulab.job.timeline import WIDTH, build_timeline, clock
 from ffulab.state import State

@@ -7,15 +7,16 @@ import json
 import types
 
 import pytest
+from phase_fakes import fake_phases
 
-from ffulab import pipeline
 from ffulab.commands import destroy as destroy_command
 from ffulab.commands.job import register
 from ffulab.errors import ConfigError, FfulabError, UsageError
-from ffulab.job import report_phase
+from ffulab.job import artifacts as job_artifacts
 from ffulab.job import run as job_run
 from ffulab.job.run import JobRun, run_job
 from ffulab.phases import PHASE_NAMES
+from ffulab.phases import report as report_phase
 from ffulab.state import State
 
 NO_SNAPSHOTS = ["settings.snapshots.auto=false"]
@@ -36,13 +37,9 @@ def lab(tmp_path, monkeypatch):
 
         return types.SimpleNamespace(run=run)
 
-    modules = {f"fake.{name}": phase(name) for name in PHASE_NAMES}
-    modules["fake.report"] = types.SimpleNamespace(
-        run=lambda ctx: (ran.append("report"), report_phase.run(ctx))
-    )
-    monkeypatch.setattr(pipeline, "RUNNERS", {name: f"fake.{name}" for name in PHASE_NAMES})
-    monkeypatch.setattr(pipeline.importlib, "import_module", lambda name: modules[name])
-    monkeypatch.setattr(pipeline, "AUTO_SNAPSHOTS", {})
+    runs = {name: phase(name).run for name in PHASE_NAMES}
+    runs["report"] = lambda ctx: (ran.append("report"), report_phase.run(ctx))
+    fake_phases(monkeypatch, runs)
 
     def fake_destroy(workspace, progress):
         destroyed.append(str(workspace))
@@ -70,7 +67,7 @@ def _summary(lab) -> dict:
 
 def test_a_passing_job_runs_every_phase_writes_artifacts_and_destroys_the_lab(lab):
     assert _run(lab) == 0
-    assert lab.ran == [name for name in PHASE_NAMES if name != "config"]
+    assert lab.ran == list(PHASE_NAMES)
     assert _summary(lab)["result"] == "pass"
     assert {"junit.xml", "report.html", "summary.json", "logs"} <= {
         p.name for p in (lab.ws / "artifacts").iterdir()
@@ -105,7 +102,7 @@ def test_keep_keeps_a_passing_lab(lab):
 
 def test_a_regression_found_by_the_report_fails_the_job_with_the_artifacts_written_once(lab, monkeypatch):
     writes = []
-    real = report_phase.write_artifacts
+    real = job_artifacts.write_artifacts
 
     def counting(*args, **kwargs):
         writes.append(1)

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import types
-
 import pytest
+from phase_fakes import fake_phases
 
 from ffulab import pipeline
 from ffulab.config.resolve import resolve
-from ffulab.errors import FfulabError, NotImplementedPhase, PhaseError
+from ffulab.context import Context
+from ffulab.errors import FfulabError, PhaseError
 from ffulab.phases import PHASE_NAMES, select
-from ffulab.pipeline import Context, run_phases
+from ffulab.pipeline import run_phases
 from ffulab.state import State
 
 
@@ -19,16 +19,6 @@ def ctx(tmp_path):
     state = State.open(tmp_path / "ws", "keystone-only")
     config = resolve(extra_vars=["settings.snapshots.auto=false"])
     return Context(resolved=config, state=state, workspace=tmp_path / "ws")
-
-
-def _fake_phases(monkeypatch, behaviour):
-    modules = {}
-    for name, action in behaviour.items():
-        module = types.ModuleType(f"fake_{name}")
-        module.run = action
-        modules[f"fake.{name}"] = module
-    monkeypatch.setattr(pipeline, "RUNNERS", {name: f"fake.{name}" for name in behaviour})
-    monkeypatch.setattr(pipeline.importlib, "import_module", lambda name: modules[name])
 
 
 def test_select_keeps_pipeline_order_and_skips():
@@ -40,7 +30,7 @@ def test_select_keeps_pipeline_order_and_skips():
 
 def test_phases_run_in_order_and_are_recorded(ctx, monkeypatch):
     order = []
-    _fake_phases(
+    fake_phases(
         monkeypatch,
         {"virthost": lambda c: order.append("virthost"), "image": lambda c: order.append("image")},
     )
@@ -56,18 +46,12 @@ def test_a_failing_phase_stops_the_run_named_and_recorded(ctx, monkeypatch):
         raise FfulabError("the disk is full")
 
     ran = []
-    _fake_phases(monkeypatch, {"virthost": broken, "image": lambda c: ran.append("image")})
+    fake_phases(monkeypatch, {"virthost": broken, "image": lambda c: ran.append("image")})
     with pytest.raises(PhaseError, match="phase 'virthost' failed: the disk is full"):
         run_phases(ctx, ["virthost", "image"])
     assert not ran
     assert State.load(ctx.workspace).get("phases")["virthost"]["status"] == "failed"
     assert "virthost" in ctx.timings
-
-
-def test_a_phase_without_a_module_says_which_phase_is_missing(ctx, monkeypatch):
-    monkeypatch.setitem(pipeline.RUNNERS, "report", "ffulab.no_such_module")
-    with pytest.raises(NotImplementedPhase, match="phase 'report' is not implemented yet"):
-        run_phases(ctx, ["report"])
 
 
 def _provisioned(tmp_path, *flags):

@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 
 import pytest
+from phase_fakes import fake_phases
 from snapshot_fakes import FakeLab, make_fake_lab
 
-from ffulab import cli, pipeline, snapshot
+from ffulab import cli, snapshot
 from ffulab.config.resolve import resolve
-from ffulab.pipeline import Context, run_phases
+from ffulab.context import Context
+from ffulab.phases import PHASE_NAMES, PHASES
+from ffulab.pipeline import run_phases
 from ffulab.snapshot import auto_snapshot, newest_snapshot_at_or_before, records
 
 
@@ -22,8 +25,8 @@ def fake_lab(tmp_path, monkeypatch):
 def fake_phase(monkeypatch):
     """A phase 'fakephase' that does nothing, with an automatic snapshot 'fake-ready' after it."""
     ran: list[str] = []
-    monkeypatch.setattr(pipeline, "runner", lambda phase: lambda ctx: ran.append(phase))
-    monkeypatch.setattr(pipeline, "AUTO_SNAPSHOTS", {**pipeline.AUTO_SNAPSHOTS, "fakephase": "fake-ready"})
+    runs = {name: (lambda n: lambda ctx: ran.append(n))(name) for name in [*PHASE_NAMES, "fakephase"]}
+    fake_phases(monkeypatch, runs, {"fakephase": "fake-ready"})
     return ran
 
 
@@ -33,7 +36,7 @@ def _ctx(fake_lab: FakeLab, *extra: str) -> Context:
 
 
 def test_the_milestone_phases_are_named_as_the_design_says():
-    assert pipeline.AUTO_SNAPSHOTS == {
+    assert {phase.name: phase.snapshot for phase in PHASES if phase.snapshot} == {
         "undercloud": "undercloud-ready",
         "overcloud": "overcloud-deployed",
         "validate": "validated",

@@ -157,8 +157,9 @@ def test_a_lab_not_deployed_yet_is_told_so(tmp_path, fakes):
 
 def test_the_phases_record_into_the_pipelines_own_state(tmp_path, fakes):
     """The pipeline saves its State after each phase: the record must be in that object, or it is lost."""
-    from ffulab.pipeline import Context
-    from ffulab.validate import baseline_phase, phase
+    from ffulab.context import Context
+    from ffulab.phases import baseline as baseline_phase
+    from ffulab.phases import validate as phase
 
     state = make_lab(tmp_path)
     ctx = Context(resolved=resolve(), state=state, workspace=tmp_path)

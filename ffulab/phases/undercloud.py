@@ -24,7 +24,7 @@ from ffulab.provision.labvirt import lab_virthost
 from ffulab.provision.layout import Layout
 
 if TYPE_CHECKING:
-    from ffulab.pipeline import Context
+    from ffulab.context import Context
 
 STATE_KEY = "undercloud"
 HTTP_VIRTHOSTS = ("sandbox", "local")

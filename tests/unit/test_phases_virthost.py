@@ -8,7 +8,8 @@ from types import SimpleNamespace
 import pytest
 
 from ffulab.errors import FfulabError
-from ffulab.virthost import Local, Remote, Sandbox, phase, probe
+from ffulab.phases import virthost as phase
+from ffulab.virthost import Local, Remote, Sandbox, probe
 
 
 class FakeState:

@@ -8,7 +8,7 @@ from ffulab.image.build import ensure_image
 from ffulab.image.recipe import ImageRecipe
 
 if TYPE_CHECKING:
-    from ffulab.pipeline import Context
+    from ffulab.context import Context
 
 
 def lab_recipe(ctx: Context) -> ImageRecipe:

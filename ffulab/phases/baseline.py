@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from ffulab.validate.validation import validate
 
 if TYPE_CHECKING:
-    from ffulab.pipeline import Context
+    from ffulab.context import Context
 
 
 def run(ctx: Context) -> None:

@@ -8,7 +8,7 @@ import os
 from ffulab.bmc import vbmc
 from ffulab.bmc.instackenv import bmc_ports, instackenv
 from ffulab.bmc.power import power_on_all
-from ffulab.pipeline import Context
+from ffulab.context import Context
 from ffulab.provision.access import wait_for_ssh
 from ffulab.provision.labvirt import lab_virthost
 from ffulab.provision.layout import Layout

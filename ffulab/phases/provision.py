@@ -9,9 +9,9 @@ from __future__ import annotations
 import fcntl
 from pathlib import Path
 
+from ffulab.context import Context
 from ffulab.errors import FfulabError
 from ffulab.image.boot import kernel_cmdline
-from ffulab.pipeline import Context
 from ffulab.proc import run as run_command
 from ffulab.provision import access
 from ffulab.provision.labvirt import existing_subnets, lab_virthost, routed_subnets

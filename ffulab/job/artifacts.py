@@ -1,8 +1,7 @@
-"""Phase ``report``: write the run's artifacts (summary.json, junit.xml, report.html, logs/).
+"""The run's artifacts (summary.json, junit.xml, report.html, logs/), all from the lab's state.
 
-The job runner calls :func:`write_artifacts` itself when an earlier phase failed, so a failed run
-has the same artifacts as a passing one. The phase fails the run when the summary does (a test
-regressed, a resource did not survive) even if no earlier phase raised.
+Phase ``report`` writes them; the job runner calls :func:`write_artifacts` itself when an earlier
+phase failed, so a failed run has the same artifacts as a passing one.
 """
 
 from __future__ import annotations
@@ -12,18 +11,13 @@ import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from ffulab.errors import PhaseError
 from ffulab.job.collect import collect_logs
 from ffulab.job.junit import write_junit
-from ffulab.job.report_html import REPORT_FILE, write_report
+from ffulab.job.report_html import write_report
 from ffulab.job.summary import build_summary
-from ffulab.pipeline import artifacts_dir
 from ffulab.state import State
-
-if TYPE_CHECKING:
-    from ffulab.pipeline import Context
 
 SUMMARY_FILE = "summary.json"
 VALIDATE_DIR = "validate"
@@ -65,14 +59,3 @@ def write_artifacts(
     state.set("report", {"result": summary["result"], "artifacts": str(artifacts), "written": time.time()})
     progress(f"{summary['result']}: {report}")
     return summary
-
-
-def run(ctx: Context) -> None:
-    artifacts = artifacts_dir(ctx)
-    summary = write_artifacts(ctx.workspace, ctx.state, artifacts, progress=ctx.progress)
-    if summary["result"] != "pass":
-        raise PhaseError(
-            "report",
-            "; ".join(summary["reasons"]),
-            rerun=f"open {artifacts / REPORT_FILE}",
-        )

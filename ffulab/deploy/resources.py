@@ -1,4 +1,4 @@
-"""Phase ``resources``: grenade-style data made before the FFU, and :func:`verify_resources` after it.
+"""Grenade-style resources: data made before the FFU (phase ``resources``) and verified after it.
 
 An upgrade that loses a project, a role assignment or a password is broken even when every service
 answers. So before the FFU each service whose ``roles/<svc>/ffulab.yml`` says ``resources: true``
@@ -20,14 +20,13 @@ from typing import TYPE_CHECKING, Any
 from ffulab.config.schema import LabConfig
 from ffulab.config.services import ServiceSpec
 from ffulab.deploy.ansible import PlaybookFailed, PlaybookResult, run_playbook
-from ffulab.deploy.extravars import RENDER_DIR, redacted, undercloud_extravars
-from ffulab.deploy.overcloud_phase import deploy_extravars
+from ffulab.deploy.extravars import RENDER_DIR, deploy_extravars, redacted, undercloud_extravars
 from ffulab.errors import FfulabError
 from ffulab.provision.layout import Layout
 from ffulab.secrets import lab_secret
 
 if TYPE_CHECKING:
-    from ffulab.pipeline import Context
+    from ffulab.context import Context
 
 log = logging.getLogger(__name__)
 
@@ -123,20 +122,6 @@ def failure(items: list[Item], action: str, log_path: str, rerun: str) -> Ffulab
 def lab_release(ctx: Context) -> str:
     """The release the lab's services run: N, until the ffu phase records N+3 in ``overcloud``."""
     return (ctx.state.get("overcloud") or {}).get("release") or ctx.resolved.config.release.overcloud
-
-
-def run(ctx: Context) -> None:
-    items, seconds, log_path = apply(ctx, "create", label="resources-create")
-    record = {
-        "created": [item.key() for item in items if item.ok],
-        "seconds": seconds,
-        "created_at": lab_release(ctx),
-    }
-    ctx.state.set(STATE_KEY, {**(ctx.state.get(STATE_KEY) or {}), **record})
-    if not all(item.ok for item in items):
-        raise failure(items, "create", log_path, f"ffulab run -t resources -w {ctx.workspace}")
-    changed = sum(item.status != "ok" for item in items)
-    ctx.progress(f"{len(items)} resource(s), {changed} created or updated, in {seconds:.0f} s")
 
 
 def verify_resources(ctx: Context, label: str) -> dict[str, Any]:

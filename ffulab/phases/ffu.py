@@ -14,20 +14,20 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
+from ffulab.context import artifacts_dir
 from ffulab.deploy.ansible import run_playbook
-from ffulab.deploy.overcloud_phase import deploy_extravars
-from ffulab.deploy.resources_phase import verify_if_created
+from ffulab.deploy.extravars import deploy_extravars
+from ffulab.deploy.resources import verify_if_created
 from ffulab.errors import PhaseError
 from ffulab.ffu import downtime
 from ffulab.ffu.engine import FfuPlan, run_ffu, step_key
 from ffulab.ffu.positions import positions
-from ffulab.pipeline import artifacts_dir
 from ffulab.provision.access import SSH_CONFIG
 from ffulab.provision.labvirt import lab_virthost
 from ffulab.provision.layout import Layout
 
 if TYPE_CHECKING:
-    from ffulab.pipeline import Context
+    from ffulab.context import Context
 
 log = logging.getLogger(__name__)
 

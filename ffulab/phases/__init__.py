@@ -1,14 +1,30 @@
-"""The pipeline order, written once as data (molecule keeps its sequences the same way)."""
+"""The pipeline, written once as data (molecule keeps its sequences the same way).
+
+Each phase is the module of its name in this package, with ``run(ctx: Context) -> None``; a phase
+with ``snapshot`` is followed by that automatic lab snapshot (``settings.snapshots.auto``).
+"""
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ffulab.context import Context
 
 
 @dataclass(frozen=True)
 class Phase:
     name: str
     summary: str
+    snapshot: str | None = None
+    """The automatic snapshot taken once the phase is done."""
+
+    def runner(self) -> Callable[[Context], None]:
+        """``run`` of ``ffulab.phases.<name>``."""
+        return importlib.import_module(f"{__name__}.{self.name}").run
 
 
 PHASES: tuple[Phase, ...] = (
@@ -17,16 +33,25 @@ PHASES: tuple[Phase, ...] = (
     Phase("image", "build or reuse the cached guest image (mmdebstrap -> qcow2, direct kernel boot)"),
     Phase("provision", "lab networks, linked-clone overlays, domains; undercloud started, overcloud off"),
     Phase("bmc", "one vbmc daemon for the lab on its external bridge; instackenv.json"),
-    Phase("undercloud", "release mirror of the lab's artifacts on the ctlplane; chrony; openstackclient"),
-    Phase("overcloud", "deploy the lab's services at release N with Ansible; snapshot overcloud-deployed"),
+    Phase(
+        "undercloud",
+        "release mirror of the lab's artifacts on the ctlplane; chrony; openstackclient",
+        snapshot="undercloud-ready",
+    ),
+    Phase(
+        "overcloud",
+        "deploy the lab's services at release N with Ansible; snapshot overcloud-deployed",
+        snapshot="overcloud-deployed",
+    ),
     Phase("resources", "create the data that must survive the upgrade (grenade-style)"),
     Phase("baseline", "Tempest and per-service checks at N: what the report compares after the FFU"),
     Phase("ffu", "every intermediate release x steps 1-9, then the final deploy at N+3; resources verified"),
-    Phase("validate", "Tempest and per-service checks at N+3; JUnit"),
+    Phase("validate", "Tempest and per-service checks at N+3; JUnit", snapshot="validated"),
     Phase("report", "artifacts: junit.xml, logs, summary.json, report.html"),
 )
 
 PHASE_NAMES: tuple[str, ...] = tuple(phase.name for phase in PHASES)
+BY_NAME: dict[str, Phase] = {phase.name: phase for phase in PHASES}
 
 
 def select(tags: list[str] | None, skip_tags: list[str] | None) -> list[str]:

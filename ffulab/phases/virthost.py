@@ -8,7 +8,7 @@ from ffulab.errors import FfulabError
 from ffulab.virthost import from_record, virthost_for
 
 if TYPE_CHECKING:
-    from ffulab.pipeline import Context
+    from ffulab.context import Context
 
 
 def run(ctx: Context) -> None:

@@ -13,51 +13,20 @@ from __future__ import annotations
 import json
 import logging
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ffulab.deploy.ansible import PlaybookResult, run_playbook
-from ffulab.deploy.credentials import (
-    ADMIN_PASSWORD_SECRET,
-    AdminCredentials,
-    render_clouds_yaml,
-    render_overcloudrc,
-    write_overcloudrc,
-)
-from ffulab.deploy.extravars import RENDER_DIR, overcloud_extravars, redacted
-from ffulab.errors import FfulabError, PhaseError
-from ffulab.provision.layout import Layout
-from ffulab.secrets import lab_secret
+from ffulab.deploy.credentials import write_overcloudrc
+from ffulab.deploy.extravars import RENDER_DIR, deploy_extravars, redacted
+from ffulab.errors import PhaseError
 
 if TYPE_CHECKING:
-    from ffulab.pipeline import Context
+    from ffulab.context import Context
 
 log = logging.getLogger(__name__)
 
 PLAYBOOK = "overcloud.yml"
 STATE_KEY = "overcloud"
-
-
-def deploy_extravars(ctx: Context, release: str | None = None) -> dict[str, Any]:
-    """Everything the overcloud playbook gets at ``release`` (default N), undercloud credentials included."""
-    mirror = (ctx.state.get("undercloud") or {}).get("mirror")
-    if not mirror:
-        raise FfulabError(
-            "the undercloud has no release mirror yet: run the undercloud phase first (-t undercloud)"
-        )
-    layout = Layout.from_dict(ctx.state.get("layout"))
-    extravars = overcloud_extravars(
-        ctx.resolved.config, ctx.resolved.catalog, layout, ctx.workspace, mirror["index"], release
-    )
-    if "keystone_public_url" in extravars:
-        credentials = admin_credentials(ctx.workspace, extravars["keystone_public_url"])
-        extravars["overcloud_clouds_yaml"] = render_clouds_yaml(credentials)
-        extravars["overcloud_rc"] = render_overcloudrc(credentials, layout.lab_id)
-    return extravars
-
-
-def admin_credentials(workspace: Path, auth_url: str) -> AdminCredentials:
-    return AdminCredentials(auth_url=auth_url, password=lab_secret(workspace, ADMIN_PASSWORD_SECRET))
 
 
 def deploy(ctx: Context, extravars: dict[str, Any], label: str = "overcloud") -> PlaybookResult:

@@ -1,0 +1,28 @@
+"""Phase ``resources``: make the data that must survive the FFU (grenade's create), before it.
+
+The mechanism (the playbook, its ``ffulab-resource:`` lines, verification after the FFU) is
+:mod:`ffulab.deploy.resources`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ffulab.deploy.resources import STATE_KEY, apply, failure, lab_release
+
+if TYPE_CHECKING:
+    from ffulab.context import Context
+
+
+def run(ctx: Context) -> None:
+    items, seconds, log_path = apply(ctx, "create", label="resources-create")
+    record = {
+        "created": [item.key() for item in items if item.ok],
+        "seconds": seconds,
+        "created_at": lab_release(ctx),
+    }
+    ctx.state.set(STATE_KEY, {**(ctx.state.get(STATE_KEY) or {}), **record})
+    if not all(item.ok for item in items):
+        raise failure(items, "create", log_path, f"ffulab run -t resources -w {ctx.workspace}")
+    changed = sum(item.status != "ok" for item in items)
+    ctx.progress(f"{len(items)} resource(s), {changed} created or updated, in {seconds:.0f} s")
