@@ -28,16 +28,16 @@ def start_run(resolved: Resolved, workspace: Path, virthost: str | None, log_nam
     log_path = start_log(workspace, log_name)
     check_same_nodes(state, resolved)
     remember_workspace(workspace)
-    state.set("config", resolved.to_dict())
+    state.update(config=resolved.to_dict())
     if virthost:
-        state.set("virthost_spec", virthost)
+        state.update(virthost_spec=virthost)
     return state, log_path
 
 
 def check_same_nodes(state: State, resolved: Resolved) -> None:
     """A provisioned lab keeps its nodes: a run resolving other ones (a forgotten ``-N``) is refused."""
-    recorded = state.get("config") or {}
-    if not state.get("layout") or not recorded:
+    recorded = state.data.config
+    if not state.data.layout or not recorded:
         return
     old, new = recorded["config"]["nodes"], resolved.config.nodes.model_dump(mode="json")
     if old == new:

@@ -1,9 +1,10 @@
-"""The workspace's ``state.json``: what the lab is, what it owns, how far it got.
+"""The workspace's ``state.json``: what the lab is, what it owns, how far it got — one typed model.
 
-Every resource is recorded here *before* it is created (status ``planned``), then
-marked ``created``; ``ffulab destroy`` walks the records newest first and removes
-each, so a crash at any point leaves nothing that destroy cannot find (tenks' and
-molecule's lesson). Every change is written at once, atomically.
+Every resource is recorded here *before* it is created (status ``planned``), then marked
+``created``; ``ffulab destroy`` walks the records newest first and removes each, so a crash at any
+point leaves nothing that destroy cannot find (tenks' and molecule's lesson). Every change is
+written at once, atomically. :class:`LabState` names every key a lab has (molecule's ``state.py``
+keeps a fixed set the same way); a phase reads ``state.ffu.steps`` instead of digging in dicts.
 """
 
 from __future__ import annotations
@@ -15,22 +16,197 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ffulab.errors import FfulabError
 
 STATE_FILE = "state.json"
-FORMAT = 1
+FORMAT = 2
+"""1: untyped (ffulab before the service catalog); its labs can still be destroyed (:meth:`State.salvage`)."""
 
 
 class StateError(FfulabError):
     exit_code = 2
 
 
-class State:
-    """One lab's state file; methods change it and save it immediately."""
+class Record(BaseModel):
+    """A part of the state: known keys typed, unknown ones refused."""
 
-    def __init__(self, workspace: Path, data: dict[str, Any]):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class Owned(BaseModel):
+    """A resource the lab created (or is about to): what destroy removes. Kinds add their own keys."""
+
+    model_config = ConfigDict(extra="allow")
+
+    kind: str
+    name: str
+    status: Literal["planned", "created"] = "planned"
+
+
+class PhaseRecord(Record):
+    status: str
+    seconds: float | None = None
+    started: float | None = None
+    ended: float | None = None
+    error: str | None = None
+
+
+class StepRecord(Record):
+    """One FFU position (release, step) as the engine ran it."""
+
+    status: str
+    started: float | None = None
+    ended: float | None = None
+    seconds: float | None = None
+
+
+class Versions(Record):
+    """A release and what each service's venv holds there (read from the nodes)."""
+
+    release: str
+    versions: dict[str, str] = Field(default_factory=dict)
+
+
+class Window(Record):
+    start: float
+    end: float
+    open: bool = False
+
+
+class Downtime(Record):
+    """One API's outages while the poller watched it (``ffulab.ffu.downtime``)."""
+
+    url: str
+    windows: list[Window] = Field(default_factory=list)
+    samples: int = 0
+    failed_samples: int = 0
+    seconds: float = 0.0
+    interval: float = 1.0
+    timeout: float = 3.0
+
+
+class CheckResult(Record):
+    """A service's upgrade check at one release (``<service>-status upgrade check``, schema at head)."""
+
+    status: Literal["ok", "warning", "failed"]
+    detail: str = ""
+
+
+class RollbackDrill(Record):
+    release: str
+    restored: str
+    status: str
+    seconds: float | None = None
+    error: str | None = None
+    verified: int | None = None
+    steps: dict[str, StepRecord] = Field(default_factory=dict)
+    downtime: dict[str, Downtime] = Field(default_factory=dict)
+
+
+class FfuRecord(Record):
+    """Where the FFU is: ``release``/``step`` is the next position to run (step 10: release done)."""
+
+    chain: list[str] = Field(default_factory=list)
+    release: str | None = None
+    step: int | None = None
+    status: str | None = None
+    steps: dict[str, StepRecord] = Field(default_factory=dict)
+    before: Versions | None = None
+    after: Versions | None = None
+    downtime: dict[str, Downtime] = Field(default_factory=dict)
+    """API (service) -> its outages, added up over resumed runs."""
+    checks: dict[str, dict[str, dict[str, CheckResult]]] = Field(default_factory=dict)
+    """release -> service -> check name -> result, from step 9 (and the final deploy)."""
+    rollback_drill: RollbackDrill | None = None
+
+
+class OvercloudRecord(Record):
+    """The services as deployed: the release, each service's version on the nodes, the APIs."""
+
+    release: str | None = None
+    versions: dict[str, str] = Field(default_factory=dict)
+    apis: dict[str, str] = Field(default_factory=dict)
+    """service -> its public URL (through haproxy), for the poller, Tempest and the checks."""
+    identity_url: str | None = None
+    overcloudrc: str | None = None
+    seconds: float | None = None
+    changed: int | None = None
+    tasks: list[dict[str, Any]] = Field(default_factory=list)
+    steps: list[dict[str, Any]] = Field(default_factory=list)
+    deployed_at: float | None = None
+    idempotence: dict[str, Any] | None = None
+
+
+class ResourcesRecord(Record):
+    created: list[dict[str, str]] = Field(default_factory=list)
+    seconds: float | None = None
+    created_at: str | None = None
+    verified: dict[str, Any] | None = None
+
+
+class LabState(Record):
+    """Every key of ``state.json``."""
+
+    format: int = FORMAT
+    lab: str
+    created: float = Field(default_factory=time.time)
+    owned: list[Owned] = Field(default_factory=list)
+    phases: dict[str, PhaseRecord] = Field(default_factory=dict)
+    config: dict[str, Any] | None = None
+    """The resolved config as the last run had it (``Resolved.to_dict``: files, overrides, config)."""
+    virthost_spec: str | None = None
+    virthost: dict[str, Any] | None = None
+    virt_type: str | None = None
+    image: dict[str, Any] | None = None
+    layout: dict[str, Any] | None = None
+    bmc: dict[str, Any] | None = None
+    ssh_seconds: dict[str, float] = Field(default_factory=dict)
+    undercloud: dict[str, Any] | None = None
+    overcloud: OvercloudRecord = Field(default_factory=OvercloudRecord)
+    resources: ResourcesRecord = Field(default_factory=ResourcesRecord)
+    validations: dict[str, dict[str, Any]] = Field(default_factory=dict, alias="validate")
+    """label (baseline, final) -> that validation's result."""
+    ffu: FfuRecord = Field(default_factory=FfuRecord)
+    snapshots: list[dict[str, Any]] = Field(default_factory=list)
+    last_revert: dict[str, Any] | None = None
+    report: dict[str, Any] | None = None
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, populate_by_name=True)
+
+    @property
+    def chain(self) -> list[str]:
+        """The FFU chain: the FFU's own record, else the config's."""
+        config = (self.config or {}).get("config") or {}
+        return list(self.ffu.chain or config.get("release", {}).get("ffu_chain") or [])
+
+    def dump(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", by_alias=True)
+
+    def contents(self) -> dict[str, Any]:
+        """The parts that describe the lab's contents, as a snapshot keeps them."""
+        return self.model_dump(mode="json", by_alias=True, include=set(RESTORABLE))
+
+    def restore_contents(self, phases: dict[str, Any], contents: dict[str, Any]) -> None:
+        """Put back the phases and contents a snapshot kept (parts it did not keep start empty)."""
+        restored = LabState.model_validate({"lab": self.lab, "phases": phases, **contents})
+        for key in ("phases", *RESTORABLE):
+            setattr(self, key, getattr(restored, key))
+
+
+RESTORABLE = ("ffu", "overcloud", "resources", "validations")
+"""The parts that describe the lab's contents: a snapshot keeps them, a revert puts them back."""
+SALVAGED = ("lab", "owned", "layout", "virthost")
+"""What destroy needs of a state file it cannot load otherwise (another format): same shape in all."""
+
+
+class State:
+    """One lab's state file: ``state.data`` is the typed :class:`LabState`; ``save`` writes it at once."""
+
+    def __init__(self, workspace: Path, data: LabState):
         self.workspace = workspace
         self.data = data
 
@@ -45,38 +221,51 @@ class State:
     @classmethod
     def load(cls, workspace: Path) -> State:
         path = workspace / STATE_FILE
+        if workspace.exists() and not workspace.is_dir():
+            raise StateError(f"{workspace}: not a directory, so no lab here: pass a workspace with -w")
         try:
-            data = json.loads(path.read_text())
+            raw = json.loads(path.read_text())
         except FileNotFoundError:
-            raise StateError(
-                f"{workspace}: no lab here (no {STATE_FILE})",
-            ) from None
+            raise StateError(f"{workspace}: no lab here (no {STATE_FILE})") from None
         except (OSError, ValueError) as exc:
             raise StateError(f"{path}: unreadable state file: {exc}") from None
-        if data.get("format") != FORMAT:
-            raise StateError(
-                f"{path}: state format {data.get('format')} is not {FORMAT}; destroy and recreate"
-            )
-        if isinstance(data.get("resources"), list) and "owned" not in data:
-            data["owned"] = data.pop("resources")  # older state files named it so
-        return cls(workspace, data)
+        if not isinstance(raw, dict) or raw.get("format") != FORMAT:
+            found = raw.get("format") if isinstance(raw, dict) else None
+            raise StateError(f"{path}: state format {found} is not {FORMAT}; destroy and recreate")
+        try:
+            return cls(workspace, LabState.model_validate(raw))
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            key = ".".join(str(part) for part in error["loc"])
+            raise StateError(f"{path}: {key}: {error['msg']} (written by another ffulab version?)") from None
+
+    @classmethod
+    def salvage(cls, workspace: Path) -> State:
+        """What destroy needs from a state file of another format: the owned resources, the layout
+        and the virthost, whose shape every format shares. Never saved back as it is."""
+        raw = json.loads((workspace / STATE_FILE).read_text())
+        if isinstance(raw.get("resources"), list) and "owned" not in raw:
+            raw["owned"] = raw.pop("resources")
+        return cls(workspace, LabState.model_validate({key: raw[key] for key in SALVAGED if key in raw}))
 
     @classmethod
     def open(cls, workspace: Path, lab: str) -> State:
         """Load the lab at ``workspace`` or start a new state there."""
         if cls.exists(workspace):
             state = cls.load(workspace)
-            if state.data.get("lab") != lab:
+            if state.data.lab != lab:
                 raise StateError(
-                    f"{workspace} holds lab '{state.data.get('lab')}', not '{lab}': "
+                    f"{workspace} holds lab '{state.data.lab}', not '{lab}': "
                     f"use another -w or 'ffulab destroy -w {workspace}' first"
                 )
             return state
+        if workspace.exists() and not workspace.is_dir():
+            raise StateError(
+                f"{workspace}: not a directory: pass a directory for the lab's workspace with -w"
+            )
         workspace.mkdir(parents=True, exist_ok=True)
         os.chmod(workspace, 0o700)
-        state = cls(
-            workspace, {"format": FORMAT, "lab": lab, "created": time.time(), "owned": [], "phases": {}}
-        )
+        state = cls(workspace, LabState(lab=lab))
         state.save()
         return state
 
@@ -84,53 +273,58 @@ class State:
         """Write atomically (temp file + fsync + rename) so a kill never leaves half a file."""
         fd, tmp = tempfile.mkstemp(dir=self.workspace, prefix=".state.", suffix=".tmp")
         with os.fdopen(fd, "w") as handle:
-            json.dump(self.data, handle, indent=2, sort_keys=True)
+            json.dump(self.data.dump(), handle, indent=2, sort_keys=True)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, self.path)
 
-    def get(self, key: str, default: Any = None) -> Any:
-        return self.data.get(key, default)
-
-    def set(self, key: str, value: Any) -> None:
-        self.data[key] = value
+    def update(self, **parts: Any) -> None:
+        """Set some parts (validated) and save."""
+        for name, value in parts.items():
+            setattr(self.data, name, value)
         self.save()
 
     # owned resources: what destroy removes ---------------------------------------------------
 
-    def resources(self, kind: str | None = None) -> list[dict[str, Any]]:
-        return [r for r in self.data["owned"] if kind is None or r["kind"] == kind]
+    def resources(self, kind: str | None = None) -> list[Owned]:
+        return [r for r in self.data.owned if kind is None or r.kind == kind]
 
-    def find(self, kind: str, name: str) -> dict[str, Any] | None:
-        return next((r for r in self.data["owned"] if r["kind"] == kind and r["name"] == name), None)
+    def find(self, kind: str, name: str) -> Owned | None:
+        return next((r for r in self.data.owned if r.kind == kind and r.name == name), None)
 
     @contextmanager
-    def creating(self, kind: str, name: str, **attrs: Any) -> Iterator[dict[str, Any]]:
+    def creating(self, kind: str, name: str, **attrs: Any) -> Iterator[Owned]:
         """Record a resource as planned, let the caller create it, then mark it created.
 
         If creation raises, the record stays ``planned``: destroy still tries to remove it.
         """
         record = self.find(kind, name)
         if record is None:
-            record = {"kind": kind, "name": name, "status": "planned", **attrs}
-            self.data["owned"].append(record)
+            record = Owned(kind=kind, name=name, **attrs)
+            self.data.owned.append(record)
         else:
-            record.update(attrs)
+            for key, value in attrs.items():
+                setattr(record, key, value)
         self.save()
         yield record
-        record["status"] = "created"
+        record.status = "created"
         self.save()
 
     def forget(self, kind: str, name: str) -> None:
-        self.data["owned"] = [r for r in self.data["owned"] if not (r["kind"] == kind and r["name"] == name)]
+        self.data.owned = [r for r in self.data.owned if not (r.kind == kind and r.name == name)]
         self.save()
 
     # phases --------------------------------------------------------------------------------
 
-    def phase(self, name: str) -> dict[str, Any]:
-        return self.data["phases"].get(name, {})
+    def phase(self, name: str) -> PhaseRecord | None:
+        return self.data.phases.get(name)
 
     def mark_phase(self, name: str, status: str, **extra: Any) -> None:
-        entry = self.data["phases"].setdefault(name, {})
-        entry.update({"status": status, **extra})
+        entry = self.data.phases.get(name)
+        if entry is None:
+            self.data.phases[name] = PhaseRecord(status=status, **extra)
+        else:
+            entry.status = status
+            for key, value in extra.items():
+                setattr(entry, key, value)
         self.save()

@@ -142,8 +142,7 @@ def render_status(status: dict[str, Any]) -> None:
     console.print(phases)
     if overcloud := status.get("overcloud"):
         versions = ", ".join(f"{name} {version}" for name, version in sorted(overcloud["versions"].items()))
-        console.print(
-            f"overcloud at {overcloud['release']}: {versions or '-'}; {overcloud['keystone_url'] or ''}"
-        )
+        apis = ", ".join(f"{name} {url}" for name, url in sorted((overcloud.get("apis") or {}).items()))
+        console.print(f"overcloud at {overcloud['release']}: {versions or '-'}; APIs: {apis or '-'}")
     if status["snapshots"]:
         console.print("snapshots: " + ", ".join(s["name"] for s in status["snapshots"]))

@@ -21,7 +21,7 @@ def ipmi(virthost: Virthost, workspace: Path, bmc: dict, port: int, *args: str, 
 
 def power_states(virthost: Virthost, state: State) -> dict[str, str]:
     """Each overcloud node's power as its BMC reports it ('on', 'off' or the IPMI error)."""
-    bmc = state.get("bmc")
+    bmc = state.data.bmc
     if not bmc:
         return {}
     states = {}

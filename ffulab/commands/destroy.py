@@ -19,7 +19,7 @@ from ffulab.bmc.vbmc import stop_daemon
 from ffulab.errors import FfulabError
 from ffulab.provision import access
 from ffulab.provision.labvirt import lab_virthost
-from ffulab.state import State
+from ffulab.state import State, StateError
 from ffulab.virthost.connection import libvirt_open
 
 log = logging.getLogger(__name__)
@@ -75,7 +75,7 @@ def _close_ssh_masters(workspace: Path, state: State) -> None:
     config = workspace / access.SSH_CONFIG
     if not config.exists():
         return
-    for node in (state.get("layout") or {}).get("nodes", []):
+    for node in (state.data.layout or {}).get("nodes", []):
         subprocess.run(
             ["ssh", "-F", str(config), "-O", "exit", node["name"]],
             capture_output=True,
@@ -86,13 +86,18 @@ def _close_ssh_masters(workspace: Path, state: State) -> None:
 
 def destroy(workspace: Path, progress: Callable[[str], None] = print) -> list[str]:
     """Remove the lab at ``workspace``; return what was removed."""
-    state = State.load(workspace)
+    try:
+        state = State.load(workspace)
+    except StateError:
+        if not State.exists(workspace):
+            raise
+        state = State.salvage(workspace)  # made by another ffulab version: still destroyed
     removed: list[str] = []
     _close_ssh_masters(workspace, state)
-    virthost = lab_virthost(state) if state.get("virthost") else None
+    virthost = lab_virthost(state) if state.data.virthost else None
     with ExitStack() as stack:
         conn = stack.enter_context(libvirt_open(virthost.uri)) if virthost else None
-        for record in reversed(state.resources()):
+        for record in reversed([owned.model_dump() for owned in state.resources()]):
             if conn is None and record["kind"] in ("domain", "network"):
                 raise FfulabError(
                     f"{workspace}: {record['kind']} {record['name']} is recorded but no virthost is"

@@ -28,7 +28,7 @@ def ffu_command(
     rollback_drill: bool = False,
 ) -> int:
     state = State.load(workspace)
-    resolved = resolve_recorded(state.get("config") or {})
+    resolved = resolve_recorded(state.data.config or {})
     log_path = start_log(workspace, "ffu")
     console.print(f"lab [bold]{resolved.config.lab.name}[/] in {workspace} (log: {log_path})")
     chain = list(resolved.config.release.ffu_chain)

@@ -92,13 +92,13 @@ def _human(size: int | None) -> str:
 
 def _overlay_bytes(state: State) -> int | None:
     """What the lab's overlays (all snapshots included) take on disk now (qemu-img actual-size)."""
-    if not state.get("layout") or not state.get("virthost"):
+    if not state.data.layout or not state.data.virthost:
         return None
     virthost = lab_virthost(state)
     total = 0
     with libvirt_open(virthost.uri, readonly=True) as conn:
         names = {domain.name() for domain in conn.listAllDomains()}
-        for node in Layout.from_dict(state.get("layout")).nodes:
+        for node in Layout.from_dict(state.data.layout).nodes:
             if node.domain not in names:
                 continue
             path = domains.disk_path(conn.lookupByName(node.domain))

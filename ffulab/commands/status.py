@@ -24,10 +24,14 @@ DOMAIN_STATES = {
 }
 
 
+SHOWN = {"release", "versions", "apis"}
+"""What status shows of the overcloud: its release, each service's version there, each API's URL."""
+
+
 def lab_status(workspace: Path) -> dict[str, Any]:
     """Everything ``status`` shows, as data (``--json`` prints it as is)."""
     state = State.load(workspace)
-    layout = Layout.from_dict(state.get("layout")) if state.get("layout") else None
+    layout = Layout.from_dict(state.data.layout) if state.data.layout else None
     nodes = []
     if layout:
         power: dict[str, str] = {}
@@ -47,23 +51,21 @@ def lab_status(workspace: Path) -> dict[str, Any]:
                     "addresses": {kind: nic["ip"] for kind, nic in node.nics.items()},
                 }
             )
-    recorded = state.get("phases", {})
-    phases = {name: recorded[name] for name in PHASE_NAMES if name in recorded}  # pipeline order
+    recorded = state.data.phases
+    phases = {  # pipeline order
+        name: recorded[name].model_dump(exclude_none=True) for name in PHASE_NAMES if name in recorded
+    }
+    overcloud = state.data.overcloud
     return {
-        "lab": state.get("lab"),
+        "lab": state.data.lab,
         "workspace": str(workspace),
-        "virthost": state.get("virthost"),
-        "virt_type": state.get("virt_type"),
+        "virthost": state.data.virthost,
+        "virt_type": state.data.virt_type,
         "phase": next(reversed(phases), None),
         "phases": phases,
-        "overcloud": _overcloud(state.get("overcloud") or {}),
+        "overcloud": overcloud.model_dump(include={"release", "versions", "apis"})
+        if overcloud.release
+        else None,
         "nodes": nodes,
-        "snapshots": state.get("snapshots", []),
+        "snapshots": state.data.snapshots,
     }
-
-
-def _overcloud(recorded: dict[str, Any]) -> dict[str, Any] | None:
-    """The release the overcloud is deployed at and each service's version there (checked by its role)."""
-    if not recorded.get("release"):
-        return None
-    return {key: recorded.get(key) for key in ("release", "versions", "keystone_url")}

@@ -152,12 +152,12 @@ def overcloud_extravars(
 
 def deploy_extravars(ctx: Context, release: str | None = None) -> dict[str, Any]:
     """Everything the overcloud playbook gets at ``release`` (default N), undercloud credentials included."""
-    mirror = (ctx.state.get("undercloud") or {}).get("mirror")
+    mirror = (ctx.state.data.undercloud or {}).get("mirror")
     if not mirror:
         raise FfulabError(
             "the undercloud has no release mirror yet: run the undercloud phase first (-t undercloud)"
         )
-    layout = Layout.from_dict(ctx.state.get("layout"))
+    layout = Layout.from_dict(ctx.state.data.layout)
     extravars = overcloud_extravars(
         ctx.resolved.config, ctx.resolved.catalog, layout, ctx.workspace, mirror["index"], release
     )

@@ -31,7 +31,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PLAYBOOK = "resources.yml"
-STATE_KEY = "resources"
 RESOURCE_LINE = re.compile(
     r"^ffulab-resource: (?P<kind>\S+) (?P<name>\S+) (?P<status>\S+)(?: (?P<why>.*?))?\r?$", re.MULTILINE
 )
@@ -78,8 +77,8 @@ def resource_services(config: LabConfig, catalog: dict[str, ServiceSpec]) -> lis
 def resources_extravars(ctx: Context, action: str, services: list[str]) -> dict[str, Any]:
     """The undercloud's and the deploy's variables, the action, the services, each one's seed."""
     deploy = deploy_extravars(ctx)  # first: it names the missing phase when there is no mirror yet
-    index = ctx.state.get("undercloud")["mirror"]["index"]
-    layout = Layout.from_dict(ctx.state.get("layout"))
+    index = ctx.state.data.undercloud["mirror"]["index"]
+    layout = Layout.from_dict(ctx.state.data.layout)
     return {
         **undercloud_extravars(ctx.resolved.config, layout, index),
         **deploy,
@@ -121,7 +120,7 @@ def failure(items: list[Item], action: str, log_path: str, rerun: str) -> Ffulab
 
 def lab_release(ctx: Context) -> str:
     """The release the lab's services run: N, until the ffu phase records N+3 in ``overcloud``."""
-    return (ctx.state.get("overcloud") or {}).get("release") or ctx.resolved.config.release.overcloud
+    return ctx.state.data.overcloud.release or ctx.resolved.config.release.overcloud
 
 
 def verify_resources(ctx: Context, label: str) -> dict[str, Any]:
@@ -138,7 +137,8 @@ def verify_resources(ctx: Context, label: str) -> dict[str, Any]:
         "failed": failed,
         "seconds": seconds,
     }
-    ctx.state.set(STATE_KEY, {**(ctx.state.get(STATE_KEY) or {}), "verified": verified})
+    ctx.state.data.resources.verified = verified
+    ctx.state.save()
     if failed:
         first = ctx.resolved.config.release.ffu_chain[1]  # the FFU again, from snapshot ffu-ready
         raise failure(
@@ -150,7 +150,7 @@ def verify_resources(ctx: Context, label: str) -> dict[str, Any]:
 
 def verify_if_created(ctx: Context, label: str) -> int:
     """Verify the resources made before the FFU, if any were; the number of items verified (0: none)."""
-    if not (ctx.state.get(STATE_KEY) or {}).get("created"):
+    if not ctx.state.data.resources.created:
         ctx.progress("no resources were created before the FFU (phase resources): nothing to verify")
         return 0
     return int(verify_resources(ctx, label=label).get("items", 0))

@@ -1,10 +1,11 @@
 """Control-plane downtime during the FFU: run the poller beside the lab, turn its samples into windows.
 
-The poller (:mod:`ffulab.ffu.poller`) runs where the lab is reachable (``virthost.wrap``) and
-writes one JSON sample per line into ``<workspace>/logs/downtime-<time>.jsonl``. A window of
-downtime opens at the first failed sample and closes at the next answered one (or at the end
-of the FFU when the API never came back). Each run of ``ffulab ffu`` adds its windows to the
-state's ``ffu.downtime``, so a resumed FFU still reports the whole outage.
+The poller (:mod:`ffulab.ffu.poller`) runs where the lab is reachable (``virthost.wrap``), polls
+every public API of the lab and writes one JSON sample per API and second into
+``<workspace>/logs/downtime-<time>.jsonl``. For each API a window of downtime opens at the first
+failed sample and closes at the next answered one (or at the end of the FFU when the API never
+came back). Each run of ``ffulab ffu`` adds its windows to the state's ``ffu.downtime[api]``, so a
+resumed FFU still reports the whole outage.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 
 from ffulab.ffu import poller
 from ffulab.proc import stop_process
+from ffulab.state import Downtime, Window
 from ffulab.virthost.base import Virthost
 
 log = logging.getLogger(__name__)
@@ -34,12 +36,13 @@ MAX_SECONDS = 6 * 3600
 class Poller:
     """A running poller and the file its samples go to."""
 
-    url: str
+    urls: dict[str, str]
+    """API (service) -> the URL polled."""
     path: Path
     process: subprocess.Popen
 
     @classmethod
-    def start(cls, virthost: Virthost, url: str, logs: Path) -> Poller:
+    def start(cls, virthost: Virthost, urls: dict[str, str], logs: Path) -> Poller:
         logs.mkdir(parents=True, exist_ok=True)
         path = logs / f"downtime-{time.strftime('%Y%m%d-%H%M%S')}.jsonl"
         source = Path(poller.__file__).read_text()
@@ -48,8 +51,7 @@ class Poller:
             "-u",
             "-c",
             source,
-            "--url",
-            url,
+            *(arg for api, url in urls.items() for arg in ("--url", f"{api}={url}")),
             "--interval",
             str(INTERVAL),
             "--timeout",
@@ -60,8 +62,8 @@ class Poller:
             process = subprocess.Popen(
                 virthost.wrap(argv), stdout=out, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL
             )
-        log.info("downtime poller %d on %s -> %s", process.pid, url, path)
-        return cls(url, path, process)
+        log.info("downtime poller %d on %s -> %s", process.pid, ", ".join(urls.values()), path)
+        return cls(urls, path, process)
 
     def stop(self) -> list[dict[str, Any]]:
         """Stop the poller and return its samples."""
@@ -79,10 +81,10 @@ def read_samples(path: Path) -> list[dict[str, Any]]:
     return samples
 
 
-def windows(samples: list[dict[str, Any]], until: float | None = None) -> list[dict[str, Any]]:
-    """The outages in ``samples``, each {start, end} (``open`` when the API never came back);
+def windows(samples: list[dict[str, Any]], until: float | None = None) -> list[Window]:
+    """The outages in one API's ``samples`` ({start, end}; ``open`` when the API never came back);
     samples after ``until`` (the end of the FFU) do not count."""
-    found: list[dict[str, Any]] = []
+    found: list[Window] = []
     opened: float | None = None
     last = 0.0
     for sample in sorted(samples, key=lambda s: s["t"]):
@@ -92,26 +94,37 @@ def windows(samples: list[dict[str, Any]], until: float | None = None) -> list[d
         if not sample["ok"] and opened is None:
             opened = sample["t"]
         elif sample["ok"] and opened is not None:
-            found.append({"start": opened, "end": sample["t"]})
+            found.append(Window(start=opened, end=sample["t"]))
             opened = None
     if opened is not None:
-        found.append({"start": opened, "end": last, "open": True})
+        found.append(Window(start=opened, end=last, open=True))
     return found
 
 
 def merge(
-    previous: dict[str, Any] | None, url: str, samples: list[dict[str, Any]], until: float | None
-) -> dict[str, Any]:
-    """The state's ``ffu.downtime`` after one more run's samples."""
-    record = dict(previous or {"windows": [], "samples": 0})
-    old, new = list(record.get("windows", [])), windows(samples, until)
+    previous: Downtime | None, url: str, samples: list[dict[str, Any]], until: float | None
+) -> Downtime:
+    """One API's ``ffu.downtime`` record after one more run's samples of it."""
+    record = previous.model_copy(deep=True) if previous else Downtime(url=url)
+    old, new = list(record.windows), windows(samples, until)
     first = min((s["t"] for s in samples), default=None)
-    if old and old[-1].get("open") and new and new[0]["start"] == first:
+    if old and old[-1].open and new and new[0].start == first:
         # the API was down when the last run stopped and still is: one outage, also while unwatched
-        old[-1] = {**new.pop(0), "start": old[-1]["start"]}
-    record["windows"] = old + new
-    record["samples"] = record.get("samples", 0) + len(samples)
-    record["failed_samples"] = record.get("failed_samples", 0) + sum(not s["ok"] for s in samples)
-    record["seconds"] = round(sum(w["end"] - w["start"] for w in record["windows"]), 1)
-    record.update(url=url, interval=INTERVAL, timeout=TIMEOUT)
+        old[-1] = new.pop(0).model_copy(update={"start": old[-1].start})
+    record.windows = old + new
+    record.samples += len(samples)
+    record.failed_samples += sum(not s["ok"] for s in samples)
+    record.seconds = round(sum(w.end - w.start for w in record.windows), 1)
+    record.url, record.interval, record.timeout = url, INTERVAL, TIMEOUT
     return record
+
+
+def merge_all(
+    previous: dict[str, Downtime], urls: dict[str, str], samples: list[dict[str, Any]], until: float | None
+) -> dict[str, Downtime]:
+    """Every polled API's record after one more run (samples carry their ``api``)."""
+    merged = dict(previous)
+    for api, url in urls.items():
+        mine = [sample for sample in samples if sample.get("api") == api]
+        merged[api] = merge(previous.get(api), url, mine, until)
+    return merged

@@ -18,7 +18,7 @@ from typing import Any
 
 from ffulab.errors import FfulabError, PhaseError
 from ffulab.ffu.positions import DONE, PREP_STEPS, Position, is_final, positions, start_index
-from ffulab.state import State
+from ffulab.state import FfuRecord, State, StepRecord
 
 RunPlaybook = Callable[[str, dict[str, Any], str | None, str], Any]
 """(playbook, extravars, limit, label) -> result; raises on failure."""
@@ -76,35 +76,33 @@ def run_ffu(
     from_release: str | None = None,
     from_step: int | None = None,
     stop_after: Position | None = None,
-) -> dict[str, Any]:
+) -> FfuRecord:
     """Run the FFU from where it stopped (or from ``from_release``/``from_step``); return its state.
 
     ``stop_after`` ends the walk after that position (the rollback drill stops after step 4).
     """
     order = positions(plan.chain)
-    ffu = dict(state.get("ffu") or {})
+    ffu = state.data.ffu
     first = start_index(plan.chain, ffu, from_release, from_step)
-    ffu.setdefault("steps", {})
-    ffu["chain"] = plan.chain
+    ffu.chain = plan.chain
     for position in order[first:]:
-        _run_position(state, plan, ffu, position, progress)
+        _run_position(state, plan, position, progress)
         if position == stop_after:
             return ffu
-    ffu["status"] = "done"
-    state.set("ffu", ffu)
+    ffu.status = "done"
+    state.save()
     return ffu
 
 
-def _run_position(
-    state: State, plan: FfuPlan, ffu: dict[str, Any], position: Position, progress: Callable[[str], None]
-) -> None:
+def _run_position(state: State, plan: FfuPlan, position: Position, progress: Callable[[str], None]) -> None:
     release, step = position
     final = is_final(plan.chain, position)
     what = "the final deploy" if final else f"step {step}"
-    ffu.update({"release": release, "step": step, "status": "running"})
-    record: dict[str, Any] = {"status": "running", "started": round(time.time(), 3)}
-    ffu["steps"][step_key(position)] = record
-    state.set("ffu", ffu)
+    ffu = state.data.ffu
+    ffu.release, ffu.step, ffu.status = release, step, "running"
+    record = StepRecord(status="running", started=round(time.time(), 3))
+    ffu.steps[step_key(position)] = record
+    state.save()
     started = time.monotonic()
     if plan.runs(position):
         extravars = {**plan.extravars(release), "release": release, "step": step}
@@ -119,22 +117,22 @@ def _run_position(
                     label,
                 )
             except FfulabError as exc:
-                record.update(status="failed", seconds=_since(started), ended=round(time.time(), 3))
-                ffu["status"] = "failed"
-                state.set("ffu", ffu)
+                record.status, record.seconds, record.ended = "failed", _since(started), round(time.time(), 3)
+                ffu.status = "failed"
+                state.save()
                 raise PhaseError(
                     "ffu",
                     f"{what} of release {release} failed: {exc}",
                     rerun=f"{plan.rerun} --from-release {release} --from-step {step}",
                 ) from exc
-        record["status"] = "done"
+        record.status = "done"
     else:
         progress(f"{release} step {step}: no service of this lab acts here")
-        record["status"] = "nothing to do"
-    record.update(seconds=_since(started), ended=round(time.time(), 3))
+        record.status = "nothing to do"
+    record.seconds, record.ended = _since(started), round(time.time(), 3)
     last_of_release = final or step == 9
-    ffu["step"] = DONE if last_of_release else step + 1
-    state.set("ffu", ffu)
+    ffu.step = DONE if last_of_release else step + 1
+    state.save()
     if last_of_release:
         plan.snapshot(release)
 

@@ -1,4 +1,4 @@
-"""The downtime poller: GET the control plane's public API every ``interval`` s, a JSON line each.
+"""The downtime poller: GET each public API of the lab every ``interval`` s, a JSON line per API.
 
 :mod:`ffulab.ffu.downtime` runs this file's source with the virthost's ``python3`` where the lab's
 addresses are reachable (inside the sandbox netns, or on a remote virthost over ssh), so it uses
@@ -16,6 +16,7 @@ import signal
 import time
 import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 
 
 def probe(url: str, timeout: float) -> tuple[bool, int]:
@@ -33,25 +34,29 @@ def _exit(signum: int, frame: object) -> None:
     raise SystemExit(0)
 
 
-def poll(url: str, interval: float, timeout: float, max_seconds: float) -> None:
+def poll(urls: dict[str, str], interval: float, timeout: float, max_seconds: float) -> None:
+    """Every ``interval`` s, all APIs at once (one thread each): a slow one does not delay the others."""
     parent = os.getppid()
     stop = time.monotonic() + max_seconds
     signal.signal(signal.SIGTERM, _exit)
-    while time.monotonic() < stop and os.getppid() == parent:
-        started = time.monotonic()
-        ok, status = probe(url, timeout)
-        print(json.dumps({"t": round(time.time(), 3), "ok": ok, "status": status}), flush=True)
-        time.sleep(max(0.0, interval - (time.monotonic() - started)))
+    with ThreadPoolExecutor(max_workers=len(urls)) as pool:
+        while time.monotonic() < stop and os.getppid() == parent:
+            started = time.monotonic()
+            at = round(time.time(), 3)
+            answers = pool.map(lambda url: probe(url, timeout), urls.values())
+            for api, (ok, status) in zip(urls, answers, strict=True):
+                print(json.dumps({"t": at, "api": api, "ok": ok, "status": status}), flush=True)
+            time.sleep(max(0.0, interval - (time.monotonic() - started)))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--url", required=True)
+    parser.add_argument("--url", action="append", required=True, metavar="API=URL", help="repeatable")
     parser.add_argument("--interval", type=float, default=1.0)
     parser.add_argument("--timeout", type=float, default=3.0, help="a slower answer counts as down")
     parser.add_argument("--max-seconds", type=float, default=6 * 3600)
     args = parser.parse_args()
-    poll(args.url, args.interval, args.timeout, args.max_seconds)
+    poll(dict(item.split("=", 1) for item in args.url), args.interval, args.timeout, args.max_seconds)
 
 
 if __name__ == "__main__":

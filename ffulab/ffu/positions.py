@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from ffulab.config.services import FFU_STEPS
 from ffulab.errors import UsageError
+from ffulab.state import FfuRecord
 
 FINAL_STEP = 1
 DONE = 10
@@ -28,7 +29,7 @@ def is_final(chain: list[str], position: Position) -> bool:
 
 
 def start_index(
-    chain: list[str], ffu_state: dict | None, from_release: str | None = None, from_step: int | None = None
+    chain: list[str], ffu_state: FfuRecord, from_release: str | None = None, from_step: int | None = None
 ) -> int:
     """The index in ``positions(chain)`` to run next.
 
@@ -37,7 +38,7 @@ def start_index(
     """
     order = positions(chain)
     if from_release is not None or from_step is not None:
-        release = from_release or (ffu_state or {}).get("release") or chain[1]
+        release = from_release or ffu_state.release or chain[1]
         if release not in chain[1:]:
             raise UsageError(
                 f"--from-release: {release!r} is not a release the FFU goes to; "
@@ -48,9 +49,9 @@ def start_index(
             allowed = "1 (the final deploy)" if release == chain[-1] else "1-9"
             raise UsageError(f"--from-step: release {release} has step(s) {allowed}, not {step}")
         return order.index((release, step))
-    if not ffu_state or not ffu_state.get("release"):
+    if not ffu_state.release:
         return 0
-    release, step = ffu_state["release"], int(ffu_state.get("step", 1))
+    release, step = ffu_state.release, ffu_state.step or 1
     if step >= DONE:
         later = [i for i, (r, _) in enumerate(order) if r == release]
         return later[-1] + 1 if later else 0

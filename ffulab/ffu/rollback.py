@@ -16,6 +16,7 @@ from ffulab.deploy.extravars import deploy_extravars
 from ffulab.deploy.resources import verify_if_created
 from ffulab.errors import FfulabError, PhaseError
 from ffulab.ffu.engine import FfuPlan, run_ffu
+from ffulab.state import FfuRecord, RollbackDrill
 
 if TYPE_CHECKING:
     from ffulab.context import Context
@@ -30,32 +31,26 @@ def rollback_drill(ctx: Context, plan: FfuPlan) -> None:
     started = time.monotonic()
     ctx.progress(f"rollback drill: the FFU through step {DRILL_STEP} of {first}, then back to {base}")
     run_ffu(ctx.state, plan, ctx.progress, first, 1, stop_after=(first, DRILL_STEP))
-    record = {"release": first, "restored": base, "status": "running"}
-    _save(ctx, record)
+    ffu = ctx.state.data.ffu
+    record = ffu.rollback_drill = RollbackDrill(release=first, restored=base, status="running")
+    ctx.state.save()
     extravars = {**deploy_extravars(ctx, base), "backup_release": first}
     try:
         run_playbook(ctx.workspace, PLAYBOOK, extravars, ctx.progress, label=f"rollback-to-{base}")
         verified = verify_if_created(ctx, label=f"resources-verify-rollback-{base}")
     except FfulabError as exc:
-        record.update(status="failed", seconds=round(time.monotonic() - started, 1), error=str(exc))
-        _save(ctx, record)
+        record.status, record.seconds, record.error = "failed", round(time.monotonic() - started, 1), str(exc)
+        ctx.state.save()
         raise PhaseError(
             "ffu",
             f"the rollback drill to {base} failed: {exc}",
             rerun=f"ffulab ffu -w {ctx.workspace} --rollback-drill",
         ) from exc
-    ffu = ctx.state.get("ffu") or {}
-    seconds = round(time.monotonic() - started, 1)
-    record.update(status="done", seconds=seconds, verified=verified, steps=ffu.get("steps", {}))
-    ctx.state.set("ffu", {key: ffu[key] for key in ("chain", "before") if key in ffu})
-    _save(ctx, record)
+    record.status, record.seconds, record.verified = "done", round(time.monotonic() - started, 1), verified
+    record.steps = dict(ffu.steps)
+    ctx.state.data.ffu = FfuRecord(chain=ffu.chain, before=ffu.before, rollback_drill=record)
+    ctx.state.save()
     ctx.progress(
-        f"rollback drill done in {record['seconds']:.0f} s: the lab serves {base} again"
+        f"rollback drill done in {record.seconds:.0f} s: the lab serves {base} again"
         + (f", {verified} resources verified" if verified else "")
     )
-
-
-def _save(ctx: Context, record: dict) -> None:
-    ffu = ctx.state.get("ffu") or {}
-    ffu["rollback_drill"] = record
-    ctx.state.set("ffu", ffu)

@@ -56,6 +56,6 @@ def write_artifacts(
     (artifacts / SUMMARY_FILE).write_text(json.dumps(summary, indent=2) + "\n")
     write_junit(summary, artifacts)
     report = write_report(summary, artifacts)
-    state.set("report", {"result": summary["result"], "artifacts": str(artifacts), "written": time.time()})
+    state.update(report={"result": summary["result"], "artifacts": str(artifacts), "written": time.time()})
     progress(f"{summary['result']}: {report}")
     return summary

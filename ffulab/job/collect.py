@@ -23,6 +23,7 @@ from typing import Any
 from ffulab.proc import redact
 from ffulab.provision.access import SSH_CONFIG, ssh_argv
 from ffulab.secrets import secret_values
+from ffulab.state import LabState
 
 log = logging.getLogger(__name__)
 
@@ -146,7 +147,7 @@ def redact_tree(root: Path, secrets: list[str]) -> int:
 
 
 def collect_logs(
-    workspace: Path, state: dict[str, Any], artifacts: Path, progress: Callable[[str], None]
+    workspace: Path, state: LabState, artifacts: Path, progress: Callable[[str], None]
 ) -> dict[str, str]:
     """Fill ``artifacts/logs``; return node (or ``ffulab``) -> what was collected. Never raises for a
     node that cannot be reached: a failed run is exactly when its logs matter."""
@@ -155,8 +156,8 @@ def collect_logs(
         shutil.rmtree(logs)
     copy_workspace_logs(workspace, logs / WORKSPACE_DIR)
     outcome = {WORKSPACE_DIR: "run, Ansible and downtime logs of the workspace"}
-    nodes = (state.get("layout") or {}).get("nodes") or []
-    roles = ((state.get("config") or {}).get("config") or {}).get("lab", {}).get("roles", {})
+    nodes = (state.layout or {}).get("nodes") or []
+    roles = ((state.config or {}).get("config") or {}).get("lab", {}).get("roles", {})
     for node in nodes:
         console = workspace / LOGS_DIR / "console" / f"{node['name']}.log"
         if console.is_file():

@@ -103,7 +103,7 @@ def run_job(run: JobRun) -> int:
             log.exception("the run stopped")
         if not (isinstance(exc, PhaseError) and exc.phase == "report"):  # else the phase wrote them
             _write_after_failure(ctx, artifacts, exc)
-    result = (state.get("report") or {}).get("result", "fail")
+    result = (state.data.report or {}).get("result", "fail")
     passed = failure is None and result == "pass"
     timings = ", ".join(f"{name} {seconds:.1f}s" for name, seconds in ctx.timings.items())
     _say(f"phase timings: {timings or '-'}")

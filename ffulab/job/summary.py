@@ -12,6 +12,8 @@ from typing import Any
 from ffulab.config.services import FFU_STEPS
 from ffulab.ffu.positions import is_final, positions
 from ffulab.phases import PHASE_NAMES
+from ffulab.state import LabState, PhaseRecord, StepRecord, Versions
+from ffulab.validate.compare import regressions as compare_regressions
 
 FORMAT = 1
 REPORT_PHASE = "report"
@@ -34,60 +36,25 @@ def outcome(status: str | None) -> str:
     return "failed" if word in FAILED else word or "missing"
 
 
-def _regressions(baseline: dict[str, Any], final: dict[str, Any]) -> list[str]:
-    """Tests that passed at the baseline and failed or did not run after the FFU (validation's own
-    comparison; until that module is there, the same rule without its setUpClass attribution)."""
-    try:
-        from ffulab.validate.compare import regressions
-    except ImportError:
-        found = []
-        for kind in CHECK_KINDS:
-            before = (baseline.get(kind) or {}).get("results") or {}
-            after = (final.get(kind) or {}).get("results") or {}
-            if before and after:
-                found += [
-                    test
-                    for test, status in sorted(before.items())
-                    if outcome(status) == "passed" and outcome(after.get(test)) in ("failed", "missing")
-                ]
-        return found
-    return list(regressions(baseline, final))
-
-
-def _phases(state: dict[str, Any]) -> list[dict[str, Any]]:
-    recorded = state.get("phases") or {}
+def _phases(state: LabState) -> list[dict[str, Any]]:
     rows = []
     for name in PHASE_NAMES:
         if name == REPORT_PHASE:
             continue
-        entry = recorded.get(name) or {}
+        entry = state.phases.get(name) or PhaseRecord(status=NOT_RUN)
         rows.append(
-            {
-                "name": name,
-                "status": entry.get("status", NOT_RUN),
-                "seconds": entry.get("seconds"),
-                "started": entry.get("started"),
-                "ended": entry.get("ended"),
-                "error": entry.get("error"),
-            }
+            {"name": name, **entry.model_dump(include={"status", "seconds", "started", "ended", "error"})}
         )
     return rows
 
 
-def _chain(state: dict[str, Any]) -> list[str]:
-    ffu = state.get("ffu") or {}
-    release = ((state.get("config") or {}).get("config") or {}).get("release") or {}
-    return list(ffu.get("chain") or release.get("ffu_chain") or [])
-
-
-def _ffu_steps(state: dict[str, Any]) -> list[dict[str, Any]]:
-    chain = _chain(state)
+def _ffu_steps(state: LabState) -> list[dict[str, Any]]:
+    chain = state.chain
     if len(chain) < 2:
         return []
-    recorded = (state.get("ffu") or {}).get("steps") or {}
     rows = []
     for release, step in positions(chain):
-        entry = recorded.get(f"{release}/{step}") or {}
+        entry = state.ffu.steps.get(f"{release}/{step}") or StepRecord(status=NOT_RUN)
         final = is_final(chain, (release, step))
         rows.append(
             {
@@ -95,34 +62,22 @@ def _ffu_steps(state: dict[str, Any]) -> list[dict[str, Any]]:
                 "step": step,
                 "final": final,
                 "title": "final deploy" if final else FFU_STEPS[step],
-                "status": entry.get("status", NOT_RUN),
-                "seconds": entry.get("seconds"),
-                "started": entry.get("started"),
-                "ended": entry.get("ended"),
+                **entry.model_dump(),
             }
         )
     return rows
 
 
-def _versions(state: dict[str, Any]) -> dict[str, Any]:
-    """Service versions at N (before) and after the FFU; ``after`` stays empty until the FFU is done."""
-    config = (state.get("config") or {}).get("config") or {}
-    release = config.get("release") or {}
-    ffu = state.get("ffu") or {}
-    at_n = release.get("overcloud")
-    before = (ffu.get("before") or {}).get("versions") or (
-        (config.get("series") or {}).get(at_n, {}).get("services", {})
-    )
-    overcloud = state.get("overcloud") or {}
-    chain = _chain(state)
-    after = (ffu.get("after") or {}).get("versions")
-    if after is None and chain and overcloud.get("release") == chain[-1] and chain[-1] != at_n:
-        after = overcloud.get("versions")
+def _versions(state: LabState) -> dict[str, Any]:
+    """Each service's version as the nodes held it at N (before) and after the FFU (empty until done)."""
+    before, after = state.ffu.before, state.ffu.after
+    if before is None and state.chain and state.overcloud.release == state.chain[0]:
+        before = Versions(release=state.overcloud.release, versions=state.overcloud.versions)
     return {
-        "release_before": at_n,
-        "release_after": chain[-1] if after else None,
-        "before": dict(before),
-        "after": dict(after or {}),
+        "release_before": before.release if before else None,
+        "release_after": after.release if after else None,
+        "before": dict(before.versions) if before else {},
+        "after": dict(after.versions) if after else {},
     }
 
 
@@ -133,12 +88,11 @@ def _count(rows: list[dict[str, Any]]) -> dict[str, int]:
     return counts
 
 
-def _validation(state: dict[str, Any]) -> dict[str, Any]:
+def _validation(state: LabState) -> dict[str, Any]:
     """Per run (baseline, final) and kind (tempest, services): counts, seconds, JUnit path, results."""
-    validate = state.get("validate") or {}
     runs: dict[str, Any] = {}
     for run in VALIDATION_RUNS:
-        record = validate.get(run)
+        record = state.validations.get(run)
         if not record:
             continue
         runs[run] = {"release": record.get("release"), "ok": record.get("ok"), "checks": {}}
@@ -157,11 +111,8 @@ def _validation(state: dict[str, Any]) -> dict[str, Any]:
     return runs
 
 
-def _resources(state: dict[str, Any]) -> dict[str, Any]:
-    resources = state.get("resources")
-    if not isinstance(resources, dict):  # before the resources phase: no record yet
-        return {"created": [], "verified": None}
-    return {"created": list(resources.get("created") or []), "verified": resources.get("verified")}
+def _resources(state: LabState) -> dict[str, Any]:
+    return {"created": list(state.resources.created), "verified": state.resources.verified}
 
 
 def failure_reasons(
@@ -188,21 +139,21 @@ def failure_reasons(
     return reasons
 
 
-def build_summary(state: dict[str, Any], error: str | None = None) -> dict[str, Any]:
-    """The run's summary from the lab's ``state.json`` data; ``error`` is what stopped the run, if anything.
+def build_summary(state: LabState, error: str | None = None) -> dict[str, Any]:
+    """The run's summary from the lab's state; ``error`` is what stopped the run, if anything.
 
     The run passes when every phase ran (``config`` is resolution itself) and none failed, nor any FFU
     step, nothing stopped it, every validation is ok, no test regressed between the baseline and the
     final validation and every resource survived.
     """
-    config = (state.get("config") or {}).get("config") or {}
-    files = (state.get("config") or {}).get("files") or {}
+    recorded = state.config or {}
+    config, files = recorded.get("config") or {}, recorded.get("files") or {}
     phases = _phases(state)
     steps = _ffu_steps(state)
     validation = _validation(state)
-    validate = state.get("validate") or {}
+    validate = state.validations
     regressions = (
-        _regressions(validate["baseline"], validate["final"])
+        list(compare_regressions(validate["baseline"], validate["final"]))
         if validate.get("baseline") and validate.get("final")
         else []
     )
@@ -221,7 +172,7 @@ def build_summary(state: dict[str, Any], error: str | None = None) -> dict[str, 
             "lab": (config.get("lab") or {}).get("name"),
             "nodes": (config.get("nodes") or {}).get("name"),
             "files": files,
-            "overrides": (state.get("config") or {}).get("overrides", []),
+            "overrides": recorded.get("overrides", []),
         },
         "result": "fail" if reasons else "pass",
         "reasons": reasons,
@@ -232,7 +183,7 @@ def build_summary(state: dict[str, Any], error: str | None = None) -> dict[str, 
         "versions": _versions(state),
         "phases": phases,
         "ffu_steps": steps,
-        "downtime": (state.get("ffu") or {}).get("downtime"),
+        "downtime": {api: record.model_dump() for api, record in state.ffu.downtime.items()},
         "validation": validation,
         "resources": resources,
         "regressions": regressions,

@@ -1,5 +1,6 @@
 """The report's timeline as geometry: one row per phase, one per FFU release (its steps side by side),
-and the control-plane downtime as bands across all rows. Pure: the template only draws it.
+one per API with its outages, and any API's downtime as bands across all rows. Pure: the template
+only draws it.
 
 FFU steps without recorded start times are laid end to end from the start of the ``ffu`` phase,
 which is how the engine runs them.
@@ -103,10 +104,18 @@ def build_timeline(summary: dict[str, Any]) -> Timeline | None:
         name = "final deploy" if final else f"step {step['step']} {step['title']}"
         title = f"{release} {name}: {step['status']}, {clock(end - start)}"
         row.bars.append(bar(start, end, step["status"], title, "" if final else str(step["step"])))
-    downtime = []
-    for window in (summary.get("downtime") or {}).get("windows") or []:
-        end = window.get("end") or origin + span
-        downtime.append(bar(window["start"], end, "down", f"API down {clock(end - window['start'])}"))
+    downtime, apis = [], []
+    for api, record in sorted((summary.get("downtime") or {}).items()):
+        row = Row(f"API {api}", "api")
+        for window in record.get("windows") or []:
+            end = window.get("end") or origin + span
+            title = f"{api} API down {clock(end - window['start'])}"
+            row.bars.append(bar(window["start"], end, "down", title))
+            downtime.append(bar(window["start"], end, "down", title))
+        apis.append(row)
     return Timeline(
-        seconds=span, rows=rows + list(by_release.values()), downtime=downtime, ticks=_ticks(span, scale)
+        seconds=span,
+        rows=rows + list(by_release.values()) + apis,
+        downtime=downtime,
+        ticks=_ticks(span, scale),
     )

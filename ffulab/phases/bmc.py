@@ -22,7 +22,7 @@ INSTACKENV = "instackenv.json"
 
 def run(ctx: Context) -> None:
     virthost = lab_virthost(ctx)
-    layout = Layout.from_dict(ctx.state.get("layout"))
+    layout = Layout.from_dict(ctx.state.data.layout)
     password = lab_secret(ctx.workspace, "bmc_password", length=BMC_PASSWORD_LENGTH)
     address = layout.networks["external"].gateway
     vbmc.write_config(ctx.workspace, layout.lab_id)
@@ -45,9 +45,10 @@ def run(ctx: Context) -> None:
     path = ctx.workspace / INSTACKENV
     path.write_text(json.dumps(env, indent=2))
     os.chmod(path, 0o600)
-    ctx.state.set("bmc", {"address": address, "user": BMC_USER, "ports": ports})
+    ctx.state.update(bmc={"address": address, "user": BMC_USER, "ports": ports})
     power_on_all(ctx.workspace, env, password, ctx.progress)
     for name in ports:
         seconds = wait_for_ssh(ctx.workspace, name, progress=ctx.progress)
-        ctx.state.set("ssh_seconds", {**ctx.state.get("ssh_seconds", {}), name: round(seconds, 1)})
+        ctx.state.data.ssh_seconds[name] = round(seconds, 1)
+        ctx.state.save()
         ctx.progress(f"{name} answers SSH through the undercloud ({seconds:.0f}s)")

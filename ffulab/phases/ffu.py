@@ -25,6 +25,7 @@ from ffulab.ffu.positions import positions
 from ffulab.provision.access import SSH_CONFIG
 from ffulab.provision.labvirt import lab_virthost
 from ffulab.provision.layout import Layout
+from ffulab.state import Versions
 
 if TYPE_CHECKING:
     from ffulab.context import Context
@@ -35,7 +36,7 @@ log = logging.getLogger(__name__)
 def build_plan(ctx: Context) -> FfuPlan:
     """The engine's view of this lab."""
     config, catalog = ctx.resolved.config, ctx.resolved.catalog
-    layout = Layout.from_dict(ctx.state.get("layout"))
+    layout = Layout.from_dict(ctx.state.data.layout)
     role_nodes: dict[str, list[str]] = {}
     for name, group in config.overcloud_nodes():
         role_nodes.setdefault(group.role, []).append(layout.node(name).name)
@@ -79,12 +80,12 @@ def _snapshot(ctx: Context, release: str) -> None:
 def run(ctx: Context) -> None:
     plan = build_plan(ctx)
     options = ctx.options
-    ffu = ctx.state.get("ffu") or {}
+    ffu = ctx.state.data.ffu
     rerun = options.get("from_release") or options.get("from_step")
-    if ffu.get("status") == "done" and not rerun and not options.get("rollback_drill"):
+    if ffu.status == "done" and not rerun and not options.get("rollback_drill"):
         ctx.progress(f"the FFU is done: the lab is at {plan.chain[-1]}")
         return
-    if not ffu.get("steps"):
+    if not ffu.steps:
         _record_before(ctx)
         _snapshot_ready(ctx, plan)
     if _drill_wanted(ctx):
@@ -108,19 +109,19 @@ def _drill_wanted(ctx: Context) -> bool:
     if ctx.options.get("rollback_drill"):
         return True
     setting = ctx.resolved.config.settings.ffu.rollback_drill
-    done = (ctx.state.get("ffu") or {}).get("rollback_drill", {}).get("status") == "done"
+    drill = ctx.state.data.ffu.rollback_drill
+    done = drill is not None and drill.status == "done"
     return setting and not done and not (ctx.options.get("from_release") or ctx.options.get("from_step"))
 
 
 def _record_before(ctx: Context) -> None:
-    overcloud = ctx.state.get("overcloud") or {}
-    if not overcloud.get("release"):
+    overcloud = ctx.state.data.overcloud
+    if not overcloud.release:
         raise PhaseError(
             "ffu", "the overcloud is not deployed yet", rerun=f"ffulab run -t overcloud -w {ctx.workspace}"
         )
-    ffu = ctx.state.get("ffu") or {}
-    ffu["before"] = {"release": overcloud["release"], "versions": overcloud.get("versions", {})}
-    ctx.state.set("ffu", ffu)
+    ctx.state.data.ffu.before = Versions(release=overcloud.release, versions=overcloud.versions)
+    ctx.state.save()
 
 
 def _snapshot_ready(ctx: Context, plan: FfuPlan) -> None:
@@ -132,31 +133,33 @@ def _snapshot_ready(ctx: Context, plan: FfuPlan) -> None:
 
 @contextmanager
 def _downtime(ctx: Context, plan: FfuPlan, drill: bool = False) -> Iterator[None]:
-    """Poll the public API while the block runs; record the outages even when it fails.
+    """Poll every public API while the block runs; record the outages even when it fails.
 
-    The FFU's outages go to ``ffu.downtime`` (added up over resumed runs), the drill's to
-    ``ffu.rollback_drill.downtime``.
+    The FFU's outages go to ``ffu.downtime[api]`` (added up over resumed runs), the drill's to
+    ``ffu.rollback_drill.downtime[api]``.
     """
-    url = (ctx.state.get("overcloud") or {}).get("keystone_url")
-    if not url:
+    urls = ctx.state.data.overcloud.apis
+    if not urls:
         ctx.progress("no public API in this lab: control-plane downtime is not measured")
         yield
         return
-    poller = downtime.Poller.start(lab_virthost(ctx), url, ctx.workspace / "logs")
+    poller = downtime.Poller.start(lab_virthost(ctx), urls, ctx.workspace / "logs")
     try:
         yield
     finally:
         samples = poller.stop()
-        ffu = ctx.state.get("ffu") or {}
-        final = ffu.get("steps", {}).get(step_key(positions(plan.chain)[-1]), {})
-        until = final.get("ended") if final.get("status") == "done" and not drill else None
-        holder = ffu.setdefault("rollback_drill", {}) if drill else ffu
-        holder["downtime"] = record = downtime.merge(holder.get("downtime"), poller.url, samples, until)
-        ctx.state.set("ffu", ffu)
-        ctx.progress(
-            f"{'rollback drill: ' if drill else ''}control-plane downtime {record['seconds']:.0f} s in "
-            f"{len(record['windows'])} window(s) ({record['samples']} samples; {poller.path})"
+        ffu = ctx.state.data.ffu
+        final = ffu.steps.get(step_key(positions(plan.chain)[-1]))
+        until = final.ended if final and final.status == "done" and not drill else None
+        holder = ffu.rollback_drill if drill and ffu.rollback_drill else ffu
+        holder.downtime = downtime.merge_all(holder.downtime, urls, samples, until)
+        ctx.state.save()
+        outages = ", ".join(
+            f"{api} {record.seconds:.0f} s in {len(record.windows)} window(s)"
+            for api, record in holder.downtime.items()
         )
+        prefix = "rollback drill: " if drill else ""
+        ctx.progress(f"{prefix}control-plane downtime: {outages} ({len(samples)} samples; {poller.path})")
 
 
 def _collect_logs(ctx: Context) -> None:
@@ -177,10 +180,8 @@ def _record_after(ctx: Context, plan: FfuPlan) -> None:
     config = ctx.resolved.config
     release = plan.chain[-1]
     versions = dict(config.series[release].services)
-    overcloud = ctx.state.get("overcloud") or {}
-    overcloud.update(release=release, versions=versions)
-    ctx.state.set("overcloud", overcloud)
-    ffu = ctx.state.get("ffu") or {}
-    ffu["after"] = {"release": release, "versions": versions}
-    ctx.state.set("ffu", ffu)
+    overcloud = ctx.state.data.overcloud
+    overcloud.release, overcloud.versions = release, versions
+    ctx.state.data.ffu.after = Versions(release=release, versions=versions)
+    ctx.state.save()
     ctx.progress(f"the lab is at {release}: " + ", ".join(f"{k} {v}" for k, v in sorted(versions.items())))

@@ -25,9 +25,8 @@ def lab_recipe(ctx: Context) -> ImageRecipe:
 
 def run(ctx: Context) -> None:
     artifacts = ensure_image(lab_recipe(ctx), progress=ctx.progress)
-    ctx.state.set(
-        "image",
-        {
+    ctx.state.update(
+        image={
             "digest": artifacts.digest,
             "disk": str(artifacts.disk),
             "kernel": str(artifacts.kernel),

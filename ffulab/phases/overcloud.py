@@ -19,6 +19,7 @@ from ffulab.deploy.ansible import PlaybookResult, run_playbook
 from ffulab.deploy.credentials import write_overcloudrc
 from ffulab.deploy.extravars import RENDER_DIR, deploy_extravars, redacted
 from ffulab.errors import PhaseError
+from ffulab.state import OvercloudRecord
 
 if TYPE_CHECKING:
     from ffulab.context import Context
@@ -26,7 +27,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PLAYBOOK = "overcloud.yml"
-STATE_KEY = "overcloud"
 
 
 def deploy(ctx: Context, extravars: dict[str, Any], label: str = "overcloud") -> PlaybookResult:
@@ -41,25 +41,26 @@ def run(ctx: Context) -> None:
     config = ctx.resolved.config
     extravars = deploy_extravars(ctx)
     first = deploy(ctx, extravars)
-    record: dict[str, Any] = {
-        "release": config.release.overcloud,
-        "versions": dict(config.series[config.release.overcloud].services),
-        "seconds": first.seconds,
-        "changed": first.changed,
-        "tasks": first.tasks,
-        "steps": first.steps,
-        "deployed_at": time.time(),
-    }
+    record = OvercloudRecord(
+        release=config.release.overcloud,
+        versions=dict(config.series[config.release.overcloud].services),
+        seconds=first.seconds,
+        changed=first.changed,
+        tasks=first.tasks,
+        steps=first.steps,
+        deployed_at=time.time(),
+    )
     if "overcloud_rc" in extravars:
         path = write_overcloudrc(ctx.workspace, extravars["overcloud_rc"])
-        record["keystone_url"] = extravars["keystone_public_url"]
-        record["overcloudrc"] = str(path)
+        record.identity_url = extravars["keystone_public_url"]
+        record.apis = {"keystone": record.identity_url}
+        record.overcloudrc = str(path)
         ctx.progress(f"keystone {extravars['keystone_public_url']}; credentials in {path}")
-    ctx.state.set(STATE_KEY, record)
+    ctx.state.update(overcloud=record)
     if config.settings.deploy.idempotence:
         second = deploy(ctx, extravars, label="overcloud-idempotence")
-        record["idempotence"] = {"seconds": second.seconds, "changed": second.changed}
-        ctx.state.set(STATE_KEY, record)
+        record.idempotence = {"seconds": second.seconds, "changed": second.changed}
+        ctx.state.save()
         if second.changed:
             changed = [f"{t['host']}: {t['task']}" for t in second.tasks if t["changed"]]
             raise PhaseError(

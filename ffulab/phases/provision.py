@@ -24,13 +24,13 @@ ALLOCATION_LOCK = Path("/run/lock/ffulab-allocation.lock")
 
 def _layout(ctx: Context, conn, virthost) -> Layout:
     """The lab's layout from state, or a new one with subnets no other network uses."""
-    if ctx.state.get("layout"):
-        return Layout.from_dict(ctx.state.get("layout"))
+    if ctx.state.data.layout:
+        return Layout.from_dict(ctx.state.data.layout)
     lab_id = lab_id_for(ctx.resolved.config.lab.name, ctx.workspace)
     layout = build_layout(
         ctx.resolved.config, lab_id, allocate_subnets(existing_subnets(conn) + routed_subnets(virthost))
     )
-    ctx.state.set("layout", layout.to_dict())
+    ctx.state.update(layout=layout.to_dict())
     return layout
 
 
@@ -72,10 +72,10 @@ def _ensure_overlay(ctx: Context, base: Path, path: Path, size_gib: int) -> None
 def _ensure_domains(ctx: Context, conn, layout: Layout) -> None:
     import libvirt
 
-    image = ctx.state.get("image")
+    image = ctx.state.data.image
     if not image:
         raise FfulabError("no guest image recorded in the lab state: run the 'image' phase first (-t image)")
-    virt_type = ctx.state.get("virt_type", "qemu")
+    virt_type = ctx.state.data.virt_type or "qemu"
     pubkey = access.public_key(ctx.workspace)
     for node in layout.nodes:
         disk = ctx.workspace / "disks" / f"{node.name}.qcow2"
@@ -116,5 +116,6 @@ def run(ctx: Context) -> None:
     access.write_ssh_config(ctx.workspace, layout, virthost.proxy_command())
     access.write_inventory(ctx.workspace, layout)
     seconds = access.wait_for_ssh(ctx.workspace, "undercloud", progress=ctx.progress)
-    ctx.state.set("ssh_seconds", {**ctx.state.get("ssh_seconds", {}), "undercloud": round(seconds, 1)})
+    ctx.state.data.ssh_seconds["undercloud"] = round(seconds, 1)
+    ctx.state.save()
     ctx.progress(f"undercloud answers SSH ({seconds:.0f}s after start)")

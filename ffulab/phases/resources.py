@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ffulab.deploy.resources import STATE_KEY, apply, failure, lab_release
+from ffulab.deploy.resources import apply, failure, lab_release
 
 if TYPE_CHECKING:
     from ffulab.context import Context
@@ -16,12 +16,10 @@ if TYPE_CHECKING:
 
 def run(ctx: Context) -> None:
     items, seconds, log_path = apply(ctx, "create", label="resources-create")
-    record = {
-        "created": [item.key() for item in items if item.ok],
-        "seconds": seconds,
-        "created_at": lab_release(ctx),
-    }
-    ctx.state.set(STATE_KEY, {**(ctx.state.get(STATE_KEY) or {}), **record})
+    record = ctx.state.data.resources
+    record.created = [item.key() for item in items if item.ok]
+    record.seconds, record.created_at = seconds, lab_release(ctx)
+    ctx.state.save()
     if not all(item.ok for item in items):
         raise failure(items, "create", log_path, f"ffulab run -t resources -w {ctx.workspace}")
     changed = sum(item.status != "ok" for item in items)

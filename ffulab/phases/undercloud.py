@@ -32,7 +32,7 @@ HTTP_VIRTHOSTS = ("sandbox", "local")
 
 
 def run(ctx: Context) -> None:
-    layout = Layout.from_dict(ctx.state.get("layout"))
+    layout = Layout.from_dict(ctx.state.data.layout)
     timings: dict[str, float] = {}
 
     mark = time.monotonic()
@@ -62,9 +62,8 @@ def run(ctx: Context) -> None:
     )
     timings["playbook"] = result.seconds
     undercloud = layout.node("undercloud")
-    ctx.state.set(
-        STATE_KEY,
-        {
+    ctx.state.update(
+        undercloud={
             "mirror": {
                 "url": mirror_url(undercloud.ctlplane_ip, MIRROR_PORT),
                 "dir": MIRROR_DIR,

@@ -13,8 +13,8 @@ if TYPE_CHECKING:
 
 def run(ctx: Context) -> None:
     settings = ctx.resolved.config.settings
-    spec = ctx.options.get("virthost") or ctx.state.get("virthost_spec") or settings.virthost
-    recorded = ctx.state.get("virthost")
+    spec = ctx.options.get("virthost") or ctx.state.data.virthost_spec or settings.virthost
+    recorded = ctx.state.data.virthost
     # 'auto' must not move a lab that already lives on a virthost
     virthost = from_record(recorded) if recorded and spec in (None, "", "auto") else virthost_for(spec)
     if recorded and recorded.get("spec") != virthost.spec and ctx.state.resources():
@@ -26,6 +26,5 @@ def run(ctx: Context) -> None:
     for line in virthost.prepare(progress=ctx.progress):
         ctx.progress(line)
     result, _ = virthost.virt_type()
-    ctx.state.set("virthost", virthost.to_record())
-    ctx.state.set("virt_type", result.virt_type)
+    ctx.state.update(virthost=virthost.to_record(), virt_type=result.virt_type)
     ctx.progress(f"virthost {virthost.spec} ready, virt type {result.virt_type} ({result.reason})")

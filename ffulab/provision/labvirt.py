@@ -14,7 +14,7 @@ from ffulab.virthost import from_record
 def lab_virthost(ctx_or_state):
     """The virthost recorded in the lab's state by the virthost phase."""
     state: State = getattr(ctx_or_state, "state", ctx_or_state)
-    record = state.get("virthost")
+    record = state.data.virthost
     if not record:
         raise FfulabError("the lab has no virthost yet: run the 'virthost' phase first (-t virthost)")
     return from_record(record)

@@ -55,9 +55,9 @@ class Outcome:
 @contextmanager
 def _lab(state: State):
     """The lab's layout and its domains (node -> libvirt domain) on an open connection."""
-    if not state.get("layout"):
+    if not state.data.layout:
         raise SnapshotError("-", "the lab has no nodes yet: run the 'provision' phase first")
-    layout = Layout.from_dict(state.get("layout"))
+    layout = Layout.from_dict(state.data.layout)
     virthost = lab_virthost(state)
     with libvirt_open(virthost.uri) as conn:
         import libvirt
@@ -258,7 +258,7 @@ def delete(state: State, name: str, progress: Progress = _quiet) -> list[str]:
 
 def listing(state: State) -> list[dict[str, Any]]:
     """Every snapshot, oldest first, as ``list`` shows it."""
-    last = (state.get("last_revert") or {}).get("snapshot")
+    last = (state.data.last_revert or {}).get("snapshot")
     return [
         {
             "name": record["name"],

@@ -13,7 +13,6 @@ from step S of release R.
 
 from __future__ import annotations
 
-import copy
 import re
 import time
 from datetime import UTC, datetime
@@ -21,15 +20,12 @@ from typing import Any
 
 from ffulab.errors import BadSnapshotName, FfulabError, NoSuchSnapshot
 from ffulab.phases import PHASE_NAMES
-from ffulab.state import State
+from ffulab.state import FfuRecord, State
 
-KEY = "snapshots"
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$"
 """Also a qemu internal snapshot tag: kept free of spaces and quotes."""
 DONE_STEP = 10
 """FFU steps are 1-9; 10 stands for "this release is finished"."""
-RESTORED_KEYS = ("ffu", "overcloud", "resources", "validate")
-"""The state's keys that describe the lab's contents: a revert puts them back as they were."""
 CREATING, COMPLETE = "creating", "complete"
 
 
@@ -47,7 +43,7 @@ def timestamped_name(now: float | None = None) -> str:
 
 
 def all_records(state: State) -> list[dict[str, Any]]:
-    return list(state.get(KEY) or [])
+    return list(state.data.snapshots)
 
 
 def find(state: State, name: str) -> dict[str, Any] | None:
@@ -66,11 +62,11 @@ def get(state: State, name: str, complete: bool = True) -> dict[str, Any]:
 def put(state: State, record: dict[str, Any]) -> None:
     """Add or replace ``record`` (by name) and save the state at once."""
     records = [r for r in all_records(state) if r["name"] != record["name"]]
-    state.set(KEY, [*records, record])
+    state.update(snapshots=[*records, record])
 
 
 def remove(state: State, name: str) -> None:
-    state.set(KEY, [r for r in all_records(state) if r["name"] != name])
+    state.update(snapshots=[r for r in all_records(state) if r["name"] != name])
 
 
 def current_phase(phases: dict[str, Any]) -> str | None:
@@ -79,18 +75,11 @@ def current_phase(phases: dict[str, Any]) -> str | None:
     return reached[-1] if reached else None
 
 
-def ffu_position(ffu: Any) -> dict[str, Any] | None:
-    """``{"release", "step"}`` from the FFU engine's state, read defensively (it may not exist yet)."""
-    if not isinstance(ffu, dict) or not ffu.get("release"):
+def ffu_position(ffu: FfuRecord) -> dict[str, Any] | None:
+    """``{"release", "step"}`` from the FFU engine's state (None before the FFU started)."""
+    if not ffu.release:
         return None
-    step = ffu.get("step", 1)
-    if step == "done":
-        step = DONE_STEP
-    try:
-        step = int(step)
-    except (TypeError, ValueError):
-        return None
-    return {"release": str(ffu["release"]), "step": step}
+    return {"release": ffu.release, "step": ffu.step if ffu.step is not None else 1}
 
 
 def new_record(
@@ -98,7 +87,7 @@ def new_record(
 ) -> dict[str, Any]:
     """A ``creating`` record of the lab as the state describes it now."""
     now = time.time()
-    phases = copy.deepcopy(state.get("phases") or {})
+    phases = {name: entry.model_dump(exclude_none=True) for name, entry in state.data.phases.items()}
     record: dict[str, Any] = {
         "name": name,
         "status": CREATING,
@@ -107,23 +96,17 @@ def new_record(
         "time": datetime.fromtimestamp(now, UTC).isoformat(timespec="seconds"),
         "phase": current_phase(phases),
         "phases": phases,
-        "ffu": ffu if ffu is not None else ffu_position(state.get("ffu")),
+        "ffu": ffu if ffu is not None else ffu_position(state.data.ffu),
         "nodes": nodes,
     }
-    record["state"] = {key: copy.deepcopy(state.data[key]) for key in RESTORED_KEYS if key in state.data}
+    record["state"] = state.data.contents()
     return record
 
 
 def restore(state: State, record: dict[str, Any]) -> None:
     """Put back what ffulab believed the lab was at when ``record`` was taken, and say it was reverted."""
-    state.data["phases"] = copy.deepcopy(record["phases"])
-    kept = record.get("state", {})
-    for key in RESTORED_KEYS:
-        if key in kept:
-            state.data[key] = copy.deepcopy(kept[key])
-        else:
-            state.data.pop(key, None)
-    state.data["last_revert"] = {"snapshot": record["name"], "at": round(time.time(), 3)}
+    state.data.restore_contents(record["phases"], record.get("state", {}))
+    state.data.last_revert = {"snapshot": record["name"], "at": round(time.time(), 3)}
     state.save()
 
 
@@ -135,9 +118,7 @@ def vm_state_bytes(record: dict[str, Any]) -> int | None:
 
 
 def _chain(state: State) -> list[str] | None:
-    config = (state.get("config") or {}).get("config") or {}
-    chain = (config.get("release") or {}).get("ffu_chain")
-    return list(chain) if chain else None
+    return state.data.chain or None
 
 
 def newest_snapshot_at_or_before(state: State, release: str, step: int) -> dict[str, Any] | None:

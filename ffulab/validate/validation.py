@@ -79,7 +79,7 @@ def summary(result: dict[str, Any]) -> str:
 
 def recorded_config(state: State) -> Resolved:
     """The lab's config from the layers and overrides its run recorded (its files as they are now)."""
-    recorded = state.get("config") or {}
+    recorded = state.data.config or {}
     files = recorded.get("files") or {}
     if not {"release", "lab", "nodes"} <= set(files):
         raise FfulabError(f"{state.path}: no recorded config: run the lab with 'ffulab run' first")
@@ -110,16 +110,16 @@ def _tempest(state: State, resolved: Resolved, regex: str, out: Path, progress: 
     spec = config.tempest
     if spec is None:
         raise FfulabError("the config pins no Tempest (tempest: in release-configs/common.yml)")
-    overcloud = state.get("overcloud") or {}
+    overcloud = state.data.overcloud
     constraints = data_root() / CONSTRAINTS_DIR / config.series[spec.constraints].constraints
     venv = ensure_tempest(spec.version, constraints, progress)
     series = list(config.series)
     roles = data_root() / "roles"
     services = {name: load_service_tempest(roles, name, series) for name in lab_services(resolved)}
-    credentials = admin_credentials(state.workspace, overcloud["keystone_url"])
+    credentials = admin_credentials(state.workspace, overcloud.identity_url)
     work = state.workspace / WORK / out.name
-    settings = tempest_settings(credentials, services, series, overcloud["release"], work)
-    netns = (state.get("virthost") or {}).get("netns")
+    settings = tempest_settings(credentials, services, series, overcloud.release, work)
+    netns = (state.data.virthost or {}).get("netns")
     path = out / "junit-tempest.xml"
     started = time.monotonic()
     run_tempest(
@@ -134,7 +134,7 @@ def _tempest(state: State, resolved: Resolved, regex: str, out: Path, progress: 
 
 
 def _services(state: State, out: Path, progress: Progress) -> dict[str, Any]:
-    nodes = [node for node in (state.get("layout") or {}).get("nodes", []) if node["role"] != "undercloud"]
+    nodes = [node for node in (state.data.layout or {}).get("nodes", []) if node["role"] != "undercloud"]
     path = out / "junit-services.xml"
     started = time.monotonic()
     run_services(state.workspace, path, len(nodes), progress)
@@ -164,10 +164,10 @@ def validate(
     """
     state = state or State.load(workspace)
     resolved = resolved or recorded_config(state)
-    overcloud = state.get("overcloud") or {}
-    if not overcloud.get("release"):
+    overcloud = state.data.overcloud
+    if not overcloud.release:
         raise FfulabError(f"{workspace}: no overcloud deployed yet: run the overcloud phase first")
-    label = label or label_for(resolved, overcloud["release"])
+    label = label or label_for(resolved, overcloud.release)
     if label not in LABELS:
         raise FfulabError(f"unknown validation label '{label}'; labels are {', '.join(LABELS)}")
     job = resolved.config.job
@@ -175,17 +175,18 @@ def validate(
     out = workspace / ARTIFACTS / label
     shutil.rmtree(out, ignore_errors=True)  # nothing of an earlier run may pass for this one's
     out.mkdir(parents=True)
-    result: dict[str, Any] = {"release": overcloud["release"], "ok": False, "tempest": None, "services": None}
-    if "tempest" in validations and overcloud.get("keystone_url"):
+    result: dict[str, Any] = {"release": overcloud.release, "ok": False, "tempest": None, "services": None}
+    if "tempest" in validations and overcloud.identity_url:
         chosen = regex or (job.tempest_regex if job else DEFAULT_REGEX)
         result["tempest"] = _tempest(state, resolved, chosen, out, progress)
     if "services" in validations:
         result["services"] = _services(state, out, progress)
     checks = [check for check in (result["tempest"], result["services"]) if check is not None]
     result["ok"] = all(check["failed"] == 0 for check in checks)
-    state.set(STATE_KEY, {**(state.get(STATE_KEY) or {}), label: result})
+    state.data.validations[label] = result
+    state.save()
     progress(f"{label} at {result['release']}: {summary(result)}")
-    baseline = (state.get(STATE_KEY) or {}).get("baseline")
+    baseline = state.data.validations.get("baseline")
     regressed = regressions(baseline, result) if label == "final" and baseline else []
     for test in regressed:
         progress(f"regression: {test} passed at the baseline")

@@ -68,7 +68,7 @@ def test_a_token_is_issued_through_haproxy_from_the_undercloud(lab):
 
 
 def test_the_catalog_has_the_identity_endpoints_of_haproxy(lab):
-    url = state_of(lab)["overcloud"]["keystone_url"]
+    url = state_of(lab)["overcloud"]["identity_url"]
     endpoints = openstack(lab, "endpoint", "list")
     identity = {e["Interface"]: e["URL"] for e in endpoints if e["Service Type"] == "identity"}
     assert identity == {"public": url, "internal": url, "admin": url}
@@ -99,7 +99,7 @@ def test_a_second_deploy_changed_nothing(lab):
 def test_overcloudrc_is_private_and_names_haproxy(lab):
     rc = lab / "overcloudrc"
     assert stat.S_IMODE(os.stat(rc).st_mode) == 0o600
-    assert f"OS_AUTH_URL={state_of(lab)['overcloud']['keystone_url']}" in rc.read_text()
+    assert f"OS_AUTH_URL={state_of(lab)['overcloud']['identity_url']}" in rc.read_text()
 
 
 def test_the_mirror_is_served_on_the_ctlplane_address_only(lab):

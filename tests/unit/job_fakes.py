@@ -9,7 +9,9 @@ from typing import Any
 
 from ffulab.config.resolve import resolve
 from ffulab.ffu.positions import positions
+from ffulab.job.summary import build_summary
 from ffulab.phases import PHASE_NAMES
+from ffulab.state import FORMAT, LabState
 
 T0 = 1_795_400_000.0
 PHASE_SECONDS = {
@@ -77,7 +79,12 @@ def fake_state(workspace: Path, fail_at: str | None = None, regress: bool = Fals
     resolved = _resolved()
     config = resolved.config
     chain = config.release.ffu_chain
-    state: dict[str, Any] = {"format": 1, "lab": config.lab.name, "config": resolved.to_dict(), "phases": {}}
+    state: dict[str, Any] = {
+        "format": FORMAT,
+        "lab": config.lab.name,
+        "config": resolved.to_dict(),
+        "phases": {},
+    }
     state["layout"] = {
         "nodes": [
             {"name": "undercloud", "role": "undercloud"},
@@ -123,17 +130,19 @@ def fake_state(workspace: Path, fail_at: str | None = None, regress: bool = Fals
         "status": "done",
         "steps": steps,
         "downtime": {
-            "seconds": 95.0,
-            "samples": 900,
-            "interval": 1.0,
-            "url": "http://192.0.2.10:5000/v3",
-            "windows": [
-                {"start": ffu_started + 3, "end": ffu_started + 60},
-                {"start": ffu_started + 400, "end": ffu_started + 438},
-            ],
+            "identity": {
+                "seconds": 95.0,
+                "samples": 900,
+                "interval": 1.0,
+                "url": "http://192.0.2.10:5000/v3",
+                "windows": [
+                    {"start": ffu_started + 3, "end": ffu_started + 60},
+                    {"start": ffu_started + 400, "end": ffu_started + 438},
+                ],
+            }
         },
-        "before": {"versions": dict(at_n)},
-        "after": {"versions": dict(at_n3)},
+        "before": {"release": chain[0], "versions": dict(at_n)},
+        "after": {"release": chain[-1], "versions": dict(at_n3)},
     }
     if fail_at:
         state["ffu"] = {}
@@ -166,3 +175,8 @@ def fake_workspace(workspace: Path, state: dict[str, Any]) -> None:
     (logs / "console" / "undercloud.log").write_text("login:\n")
     (workspace / "secrets.json").write_text(json.dumps({"keystone_admin_password": SECRET}))
     (workspace / "state.json").write_text(json.dumps(state))
+
+
+def summary_of(state: dict[str, Any], error: str | None = None) -> dict[str, Any]:
+    """``build_summary`` of a fake state dict (as state.json holds it)."""
+    return build_summary(LabState.model_validate(state), error)

@@ -101,9 +101,11 @@ def make_fake_lab(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[F
     workspace = tmp_path / "ws"
     layout = build_layout(config, lab_id_for(config.lab.name, workspace), allocate_subnets([]))
     state = State.open(workspace, config.lab.name)
-    state.set("layout", layout.to_dict())
-    state.set("virthost", {"kind": "fake", "spec": "fake", "uri": "test:///default"})
-    state.set("config", {"config": config.model_dump(mode="json")})
+    state.update(
+        layout=layout.to_dict(),
+        virthost={"kind": "fake", "spec": "fake", "uri": "test:///default"},
+        config={"config": config.model_dump(mode="json")},
+    )
     for phase in ("virthost", "image", "provision", "bmc"):
         state.mark_phase(phase, "done", seconds=1.0)
     for node in layout.nodes:

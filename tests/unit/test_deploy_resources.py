@@ -20,7 +20,7 @@ from ffulab.deploy.resources import Item, parse_items, resource_services, verify
 from ffulab.errors import ConfigError, FfulabError
 from ffulab.paths import data_root
 from ffulab.phases import resources as resources_run
-from ffulab.state import State
+from ffulab.state import OvercloudRecord, State
 
 CREATED = """ffulab-step: keystoneauth import 8.911
 ffulab-resource: domain ffulab-domain created
@@ -46,9 +46,11 @@ def ctx(tmp_path: Path) -> Context:
     resolved, layout = lab(tmp_path)
     workspace = tmp_path / "ws"
     state = State.open(workspace, resolved.config.lab.name)
-    state.set("layout", layout.to_dict())
-    state.set("undercloud", {"mirror": {"index": fake_index(resolved)}})
-    state.set("overcloud", {"release": "2024.1"})
+    state.update(
+        layout=layout.to_dict(),
+        undercloud={"mirror": {"index": fake_index(resolved)}},
+        overcloud=OvercloudRecord(release="2024.1"),
+    )
     return Context(resolved=resolved, state=state, workspace=workspace)
 
 
@@ -133,11 +135,11 @@ def test_create_passes_the_action_the_services_and_a_stable_seed_per_lab(ctx: Co
 def test_create_records_what_was_made_and_at_which_release(ctx: Context, monkeypatch):
     monkeypatch.setattr(resources_phase, "run_playbook", FakePlaybook(CREATED))
     resources_run.run(ctx)
-    record = ctx.state.get("resources")
-    assert record["created"][0] == {"service": "keystone", "kind": "domain", "name": "ffulab-domain"}
-    assert len(record["created"]) == 3 and record["created_at"] == "2024.1"
-    assert record["seconds"] >= 0
-    assert json.loads(ctx.state.path.read_text())["resources"] == record, "written to state.json"
+    record = ctx.state.data.resources
+    assert record.created[0] == {"service": "keystone", "kind": "domain", "name": "ffulab-domain"}
+    assert len(record.created) == 3 and record.created_at == "2024.1"
+    assert record.seconds >= 0
+    assert json.loads(ctx.state.path.read_text())["resources"] == record.model_dump(), "written to state.json"
 
 
 def test_a_failed_item_fails_create_and_names_it(ctx: Context, monkeypatch):
@@ -147,7 +149,7 @@ def test_a_failed_item_fails_create_and_names_it(ctx: Context, monkeypatch):
     ) as exc:
         resources_run.run(ctx)
     assert f"ffulab run -t resources -w {ctx.workspace}" in str(exc.value)
-    assert ctx.state.get("resources")["created"] == [
+    assert ctx.state.data.resources.created == [
         {"service": "keystone", "kind": "domain", "name": "ffulab-domain"}
     ], "only what is there"
 
@@ -156,18 +158,18 @@ def test_verify_records_the_release_the_lab_is_at(ctx: Context, monkeypatch):
     playbook = FakePlaybook(CREATED)
     monkeypatch.setattr(resources_phase, "run_playbook", playbook)
     resources_run.run(ctx)
-    ctx.state.set("overcloud", {"release": "2025.2"})
+    ctx.state.update(overcloud=OvercloudRecord(release="2025.2"))
     verified = verify_resources(ctx, label="resources-verify-2025.2")
     assert playbook.calls[-1]["resources_action"] == "verify"
     assert playbook.calls[-1]["label"] == "resources-verify-2025.2"
-    assert verified == ctx.state.get("resources")["verified"]
+    assert verified == ctx.state.data.resources.verified
     assert (verified["release"], verified["items"], verified["ok"], verified["failed"]) == (
         "2025.2",
         3,
         3,
         [],
     )
-    assert ctx.state.get("resources")["created_at"] == "2024.1", "create's record is kept"
+    assert ctx.state.data.resources.created_at == "2024.1", "create's record is kept"
 
 
 def test_verify_fails_naming_every_failed_item_and_keeps_the_record(ctx: Context, monkeypatch):
@@ -180,7 +182,7 @@ def test_verify_fails_naming_every_failed_item_and_keeps_the_record(ctx: Context
     assert "keystone token ffulab-alice@ffulab-project: FAILED token without role(s) member" in message
     assert "full Ansible log: /ws/logs/ansible/x/stdout" in message
     assert f"rerun with: ffulab ffu -w {ctx.workspace} --from-release 2024.2 --from-step 1" in message
-    verified = ctx.state.get("resources")["verified"]
+    verified = ctx.state.data.resources.verified
     assert (verified["items"], verified["ok"], len(verified["failed"])) == (3, 1, 2)
 
 
@@ -197,7 +199,7 @@ def test_a_lab_without_resources_runs_no_playbook(tmp_path: Path, monkeypatch):
     playbook = FakePlaybook(CREATED)
     monkeypatch.setattr(resources_phase, "run_playbook", playbook)
     resources_run.run(ctx)
-    assert playbook.calls == [] and ctx.state.get("resources")["created"] == []
+    assert playbook.calls == [] and ctx.state.data.resources.created == []
     assert verify_resources(ctx, label="v")["items"] == 0
 
 

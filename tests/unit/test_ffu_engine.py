@@ -7,7 +7,7 @@ import pytest
 from ffulab.errors import FfulabError, PhaseError, UsageError
 from ffulab.ffu.engine import FfuPlan, run_ffu
 from ffulab.ffu.positions import DONE, positions, start_index
-from ffulab.state import State
+from ffulab.state import FfuRecord, State
 
 CHAIN = ["2024.1", "2024.2", "2025.1", "2025.2"]
 
@@ -23,10 +23,10 @@ def test_positions_are_steps_1_to_9_of_each_intermediate_release_then_the_final_
 @pytest.mark.parametrize(
     ("ffu_state", "expected"),
     [
-        (None, ("2024.2", 1)),
-        ({"release": "2024.2", "step": 6}, ("2024.2", 6)),
-        ({"release": "2024.2", "step": DONE}, ("2025.1", 1)),
-        ({"release": "2025.1", "step": DONE}, ("2025.2", 1)),
+        (FfuRecord(), ("2024.2", 1)),
+        (FfuRecord(release="2024.2", step=6), ("2024.2", 6)),
+        (FfuRecord(release="2024.2", step=DONE), ("2025.1", 1)),
+        (FfuRecord(release="2025.1", step=DONE), ("2025.2", 1)),
     ],
 )
 def test_resume_starts_at_the_step_that_did_not_finish(ffu_state, expected):
@@ -34,11 +34,11 @@ def test_resume_starts_at_the_step_that_did_not_finish(ffu_state, expected):
 
 
 def test_from_release_and_step_are_checked():
-    assert positions(CHAIN)[start_index(CHAIN, None, "2025.1", 8)] == ("2025.1", 8)
+    assert positions(CHAIN)[start_index(CHAIN, FfuRecord(), "2025.1", 8)] == ("2025.1", 8)
     with pytest.raises(UsageError, match=r"--from-release: '2024\.1' is not a release the FFU goes to"):
-        start_index(CHAIN, None, "2024.1", 1)
+        start_index(CHAIN, FfuRecord(), "2024.1", 1)
     with pytest.raises(UsageError, match=r"release 2025\.2 has step"):
-        start_index(CHAIN, None, "2025.2", 4)
+        start_index(CHAIN, FfuRecord(), "2025.2", 4)
 
 
 class Recorder:
@@ -73,7 +73,7 @@ def _plan(recorder, snapshots=None):
 def test_a_full_run_visits_every_position_on_the_right_nodes(state):
     recorder, snapshots = Recorder(), []
     result = run_ffu(state, _plan(recorder, snapshots), progress=lambda line: None)
-    assert result["status"] == "done"
+    assert result.status == "done"
     prep = [call for call in recorder.calls if call[1:3] == ("2024.2", 2)]
     assert [call[0] for call in prep] == ["ffu.yml", "ffu.yml"]
     assert [call[3] for call in prep] == ["overcloud-controller-0,compute-0", "overcloud-controller-1"], (
@@ -84,9 +84,9 @@ def test_a_full_run_visits_every_position_on_the_right_nodes(state):
     assert recorder.calls[-1][:3] == ("overcloud.yml", "2025.2", 1)
     assert len(recorder.calls) == 19 + 6 + 1
     assert snapshots == ["2024.2", "2025.1", "2025.2"]
-    steps = State.load(state.workspace).get("ffu")["steps"]
+    steps = State.load(state.workspace).data.ffu.steps
     assert set(steps) == {f"{r}/{s}" for r, s in positions(CHAIN)}
-    assert all(step["ended"] >= step["started"] for step in steps.values())
+    assert all(step.ended >= step.started for step in steps.values())
 
 
 def test_the_canary_goes_alone_first_and_the_final_deploy_reaches_the_undercloud(state):
@@ -107,17 +107,17 @@ def test_a_step_no_service_acts_at_is_recorded_and_not_run(state):
     plan.active_steps = {2, 8}
     run_ffu(state, plan, progress=lambda line: None)
     assert {call[2] for call in recorder.calls if call[0] == "ffu.yml"} == {2, 8}
-    steps = State.load(state.workspace).get("ffu")["steps"]
-    assert steps["2024.2/1"]["status"] == "nothing to do"
-    assert steps["2024.2/2"]["status"] == "done"
+    steps = State.load(state.workspace).data.ffu.steps
+    assert steps["2024.2/1"].status == "nothing to do"
+    assert steps["2024.2/2"].status == "done"
 
 
 def test_stop_after_ends_the_walk_there_and_a_rerun_continues(state):
     recorder = Recorder()
     run_ffu(state, _plan(recorder), progress=lambda line: None, stop_after=("2024.2", 4))
     assert recorder.calls[-1][1:3] == ("2024.2", 4)
-    saved = State.load(state.workspace).get("ffu")
-    assert (saved["release"], saved["step"]) == ("2024.2", 5)
+    saved = State.load(state.workspace).data.ffu
+    assert (saved.release, saved.step) == ("2024.2", 5)
 
 
 def test_a_failing_step_stops_with_the_rerun_command_and_resume_continues_there(state):
@@ -126,8 +126,8 @@ def test_a_failing_step_stops_with_the_rerun_command_and_resume_continues_there(
     message = str(failure.value)
     assert "step 6 of release 2024.2 failed" in message and "db_sync" in message
     assert "ffulab ffu -w WS --from-release 2024.2 --from-step 6" in message
-    saved = State.load(state.workspace).get("ffu")
-    assert (saved["release"], saved["step"], saved["status"]) == ("2024.2", 6, "failed")
+    saved = State.load(state.workspace).data.ffu
+    assert (saved.release, saved.step, saved.status) == ("2024.2", 6, "failed")
 
     recorder = Recorder()
     run_ffu(State.load(state.workspace), _plan(recorder), progress=lambda line: None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 from deploy_fakes import fake_index, lab
@@ -10,14 +11,20 @@ from deploy_fakes import fake_index, lab
 from ffulab.context import Context
 from ffulab.errors import PhaseError
 from ffulab.phases import ffu as phase
-from ffulab.state import State
+from ffulab.state import OvercloudRecord, State
 
 
 class FakePoller:
-    url, path = "http://192.0.2.10:5000/v3", Path("downtime.jsonl")
+    path = Path("downtime.jsonl")
+    urls: ClassVar[dict[str, str]] = {
+        "identity": "http://192.0.2.10:5000/v3",
+        "image": "http://192.0.2.10:9292/",
+    }
 
     def stop(self):
-        return [{"t": 1.0, "ok": True}, {"t": 2.0, "ok": False}, {"t": 4.0, "ok": True}]
+        identity = [{"t": 1.0, "ok": True}, {"t": 2.0, "ok": False}, {"t": 4.0, "ok": True}]
+        image = [{"t": 1.0, "ok": False}, {"t": 2.0, "ok": True}, {"t": 4.0, "ok": True}]
+        return [{**s, "api": "identity"} for s in identity] + [{**s, "api": "image"} for s in image]
 
 
 @pytest.fixture
@@ -25,10 +32,15 @@ def ctx(tmp_path: Path, monkeypatch) -> Context:
     resolved, layout = lab(tmp_path)
     workspace = tmp_path / "ws"
     state = State.open(workspace, resolved.config.lab.name)
-    state.set("layout", layout.to_dict())
-    state.set("undercloud", {"mirror": {"index": fake_index(resolved)}})
-    state.set(
-        "overcloud", {"release": "2024.1", "versions": {"keystone": "25.0.0"}, "keystone_url": FakePoller.url}
+    state.update(
+        layout=layout.to_dict(),
+        undercloud={"mirror": {"index": fake_index(resolved)}},
+        overcloud=OvercloudRecord(
+            release="2024.1",
+            versions={"keystone": "25.0.0"},
+            identity_url=FakePoller.urls["identity"],
+            apis=FakePoller.urls,
+        ),
     )
     monkeypatch.setattr(phase.downtime.Poller, "start", classmethod(lambda cls, *a: FakePoller()))
     monkeypatch.setattr(phase, "lab_virthost", lambda ctx: None)
@@ -53,15 +65,15 @@ def test_a_run_records_before_after_downtime_and_every_step(ctx: Context, monkey
         phase, "run_playbook", lambda ws, playbook, ev, progress, limit, label: calls.append(label)
     )
     phase.run(ctx)
-    ffu = ctx.state.get("ffu")
-    assert ffu["status"] == "done"
-    assert ffu["before"]["versions"] == {"keystone": "25.0.0"}
-    assert ffu["after"]["release"] == "2025.2"
-    assert ctx.state.get("overcloud")["versions"]["keystone"] == "28.1.0"
-    assert ffu["downtime"]["seconds"] == 2.0
+    ffu = ctx.state.data.ffu
+    assert ffu.status == "done"
+    assert ffu.before.versions == {"keystone": "25.0.0"}
+    assert ffu.after.release == "2025.2"
+    assert ctx.state.data.overcloud.versions["keystone"] == "28.1.0"
+    assert {api: record.seconds for api, record in ffu.downtime.items()} == {"identity": 2.0, "image": 1.0}
     assert "ffu-2024.2-step1" not in calls and "ffu-2024.2-step2" in calls
     assert calls[-1] == "ffu-2025.2-final"
-    assert ffu["steps"]["2024.2/1"]["status"] == "nothing to do"
+    assert ffu.steps["2024.2/1"].status == "nothing to do"
 
 
 def test_a_failed_step_keeps_the_downtime_and_names_the_rerun(ctx: Context, monkeypatch):
@@ -79,14 +91,14 @@ def test_a_failed_step_keeps_the_downtime_and_names_the_rerun(ctx: Context, monk
     with pytest.raises(PhaseError, match=r"--from-release 2024\.2 --from-step 6"):
         phase.run(ctx)
     assert collected == [ctx.workspace / "artifacts"], "the failed step's logs are collected"
-    ffu = ctx.state.get("ffu")
-    assert (ffu["release"], ffu["step"], ffu["status"]) == ("2024.2", 6, "failed")
-    assert ffu["downtime"]["windows"], "what the poller saw is kept after a failure"
-    assert ctx.state.get("overcloud")["release"] == "2024.1"
+    ffu = ctx.state.data.ffu
+    assert (ffu.release, ffu.step, ffu.status) == ("2024.2", 6, "failed")
+    assert ffu.downtime["identity"].windows, "what the poller saw is kept after a failure"
+    assert ctx.state.data.overcloud.release == "2024.1"
 
 
 def test_the_ffu_needs_a_deployed_overcloud(ctx: Context):
-    ctx.state.set("overcloud", {})
+    ctx.state.update(overcloud=OvercloudRecord())
     with pytest.raises(PhaseError, match="not deployed"):
         phase.run(ctx)
 
@@ -103,14 +115,14 @@ def test_the_rollback_drill_stops_after_step_4_restores_n_and_resets_the_ffu(ctx
     phase.run(ctx)
     assert calls[-2][1] == "ffu-2024.2-step4"
     assert calls[-1] == ("rollback.yml", "rollback-to-2024.1", "2024.2", "2024.1")
-    ffu = ctx.state.get("ffu")
-    assert ffu["rollback_drill"]["status"] == "done"
-    assert "2024.2/4" in ffu["rollback_drill"]["steps"]
-    assert "steps" not in ffu and "release" not in ffu, "the next run upgrades from step 1"
-    assert ffu["rollback_drill"]["downtime"]["windows"] and "downtime" not in ffu, (
+    ffu = ctx.state.data.ffu
+    assert ffu.rollback_drill.status == "done"
+    assert "2024.2/4" in ffu.rollback_drill.steps
+    assert not ffu.steps and ffu.release is None, "the next run upgrades from step 1"
+    assert ffu.rollback_drill.downtime["identity"].windows and not ffu.downtime, (
         "the drill's outage is its own"
     )
-    assert ctx.state.get("overcloud")["release"] == "2024.1"
+    assert ctx.state.data.overcloud.release == "2024.1"
 
 
 def test_the_job_setting_drills_then_upgrades_in_one_phase(ctx: Context, monkeypatch):
@@ -125,4 +137,4 @@ def test_the_job_setting_drills_then_upgrades_in_one_phase(ctx: Context, monkeyp
     phase.run(ctx)
     assert labels.index("rollback-to-2024.1") < labels.index("ffu-2025.2-final")
     assert labels.count("ffu-2024.2-step4") == 2
-    assert ctx.state.get("ffu")["status"] == "done"
+    assert ctx.state.data.ffu.status == "done"

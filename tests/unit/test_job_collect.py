@@ -9,6 +9,7 @@ import tarfile
 from job_fakes import SECRET, fake_state, fake_workspace
 
 from ffulab.job import collect
+from ffulab.state import LabState
 
 
 def _tar(members: dict[str, bytes | str]) -> bytes:
@@ -64,7 +65,9 @@ def test_every_node_gives_its_journal_configs_and_console_with_secrets_redacted(
     workspace, state = _workspace(tmp_path)
     calls = _fake_ssh(monkeypatch)
     logs = tmp_path / "artifacts" / "logs"
-    outcome = collect.collect_logs(workspace, state, tmp_path / "artifacts", progress=lambda line: None)
+    outcome = collect.collect_logs(
+        workspace, LabState.model_validate(state), tmp_path / "artifacts", progress=lambda line: None
+    )
     assert outcome["overcloud-controller-0"] == "2 config and log file(s), 4 command outputs"
     controller = logs / "overcloud-controller-0"
     assert (controller / "journal.txt").read_text().startswith("overcloud-controller-0: output of journalctl")
@@ -80,7 +83,9 @@ def test_every_node_gives_its_journal_configs_and_console_with_secrets_redacted(
 def test_the_workspace_logs_keep_the_run_log_and_the_ansible_output(tmp_path, monkeypatch):
     workspace, state = _workspace(tmp_path)
     _fake_ssh(monkeypatch)
-    collect.collect_logs(workspace, state, tmp_path / "artifacts", progress=lambda line: None)
+    collect.collect_logs(
+        workspace, LabState.model_validate(state), tmp_path / "artifacts", progress=lambda line: None
+    )
     ffulab = tmp_path / "artifacts" / "logs" / "ffulab"
     assert (ffulab / "20261123-131619-job.log").read_text() == "deploy with password ********\n"
     assert (
@@ -91,7 +96,9 @@ def test_the_workspace_logs_keep_the_run_log_and_the_ansible_output(tmp_path, mo
 def test_a_node_that_does_not_answer_is_noted_and_the_others_collected(tmp_path, monkeypatch):
     workspace, state = _workspace(tmp_path)
     _fake_ssh(monkeypatch, unreachable={"overcloud-controller-0"})
-    outcome = collect.collect_logs(workspace, state, tmp_path / "artifacts", progress=lambda line: None)
+    outcome = collect.collect_logs(
+        workspace, LabState.model_validate(state), tmp_path / "artifacts", progress=lambda line: None
+    )
     assert outcome["overcloud-controller-0"] == "not reachable: ssh: connect to host: No route to host"
     assert outcome["undercloud"].startswith("2 config and log file(s)")
     note = (tmp_path / "artifacts" / "logs" / "collect.txt").read_text()
@@ -102,7 +109,9 @@ def test_a_lab_without_nodes_yet_still_has_its_workspace_logs(tmp_path, monkeypa
     workspace, state = _workspace(tmp_path)
     del state["layout"]
     calls = _fake_ssh(monkeypatch)
-    collect.collect_logs(workspace, state, tmp_path / "artifacts", progress=lambda line: None)
+    collect.collect_logs(
+        workspace, LabState.model_validate(state), tmp_path / "artifacts", progress=lambda line: None
+    )
     assert calls == []
     assert (tmp_path / "artifacts" / "logs" / "ffulab" / "20261123-131619-job.log").is_file()
 

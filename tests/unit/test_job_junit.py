@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from job_fakes import fake_state
+from job_fakes import fake_state, summary_of
 
 from ffulab.job.artifacts import gather_junit
 from ffulab.job.junit import write_junit
-from ffulab.job.summary import build_summary
 
 
 def _merged(tmp_path, **kwargs) -> ET.Element:
     artifacts = tmp_path / "artifacts"
     artifacts.mkdir(exist_ok=True)
-    summary = build_summary(fake_state(tmp_path, **kwargs), kwargs.get("fail_at") and "it broke")
+    summary = summary_of(fake_state(tmp_path, **kwargs), kwargs.get("fail_at") and "it broke")
     gather_junit(summary, tmp_path, artifacts)
     return ET.parse(write_junit(summary, artifacts)).getroot()
 
@@ -47,7 +46,7 @@ def test_an_unreadable_validation_file_is_an_error_not_a_crash(tmp_path):
     state = fake_state(tmp_path)
     state["validate"]["final"]["tempest"]["junit"] = str(tmp_path / "gone.xml")
     artifacts = tmp_path / "artifacts"
-    summary = build_summary(state)
+    summary = summary_of(state)
     gather_junit(summary, tmp_path, artifacts)
     root = ET.parse(write_junit(summary, artifacts)).getroot()
     assert root.find("testsuite[@name='tempest.final']/testcase/error") is not None
@@ -59,7 +58,7 @@ def test_validation_files_outside_the_artifacts_are_copied_in(tmp_path):
     elsewhere = tmp_path / "elsewhere.xml"
     elsewhere.write_text('<testsuite name="t"><testcase classname="a" name="b"/></testsuite>')
     state["validate"]["final"]["services"]["junit"] = str(elsewhere)
-    summary = build_summary(state)
+    summary = summary_of(state)
     gather_junit(summary, tmp_path, tmp_path / "artifacts")
     assert summary["validation"]["final"]["checks"]["services"]["junit"] == "validate/final/elsewhere.xml"
     assert summary["validation"]["final"]["checks"]["tempest"]["junit"] == "validate/final/tempest.xml"

@@ -6,11 +6,10 @@ import itertools
 import re
 
 import pytest
-from job_fakes import TEMPEST, fake_state, fake_workspace
+from job_fakes import TEMPEST, fake_state, fake_workspace, summary_of
 
 from ffulab.job.artifacts import write_artifacts
 from ffulab.job.check import browser, check_artifacts, check_report_offline
-from ffulab.job.summary import build_summary
 from ffulab.job.timeline import WIDTH, build_timeline, clock
 from ffulab.state import State
 
@@ -36,14 +35,16 @@ def test_the_timeline_has_a_row_per_phase_and_release_and_the_downtime_bands(tmp
     summary, _, html = _artifacts(tmp_path)
     timeline = build_timeline(summary)
     labels = [row.label for row in timeline.rows]
-    assert labels[:2] == ["config", "virthost"] and labels[-3:] == [
+    assert labels[:2] == ["config", "virthost"] and labels[-4:] == [
         "ffu → 2024.2",
         "ffu → 2025.1",
         "final 2025.2",
+        "API identity",
     ]
-    assert [bar.label for bar in timeline.rows[-3].bars] == [str(step) for step in range(1, 10)]
+    assert [bar.label for bar in timeline.rows[-4].bars] == [str(step) for step in range(1, 10)]
     assert len(timeline.downtime) == 2 and all(0 <= band.x <= WIDTH for band in timeline.downtime)
-    assert html.count("<title>API down") == 2
+    assert len(timeline.rows[-1].bars) == 2, "the API's own row has its two outages"
+    assert html.count("<title>identity API down") == 4, "as bands across the rows and in its own row"
     assert "<h1>PASS · ffu-keystone-only</h1>" in html
 
 
@@ -51,7 +52,7 @@ def test_steps_without_start_times_are_laid_end_to_end_from_the_ffu_phase(tmp_pa
     state = fake_state(tmp_path)
     for step in state["ffu"]["steps"].values():
         del step["started"], step["ended"]
-    timeline = build_timeline(build_summary(state))
+    timeline = build_timeline(summary_of(state))
     bars = [bar for row in timeline.rows if row.kind == "ffu" for bar in row.bars]
     ffu = next(row for row in timeline.rows if row.label == "ffu").bars[0]
     assert bars[0].x == ffu.x

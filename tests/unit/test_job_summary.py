@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from job_fakes import TEMPEST, fake_state
+from job_fakes import TEMPEST, fake_state, summary_of
 
-from ffulab.job.summary import NOT_RUN, build_summary, outcome
+from ffulab.job.summary import NOT_RUN, outcome
 
 
 def test_a_passing_run_has_versions_timings_downtime_and_counts(tmp_path):
-    summary = build_summary(fake_state(tmp_path))
+    summary = summary_of(fake_state(tmp_path))
     assert summary["result"] == "pass" and summary["reasons"] == []
     assert summary["job"]["name"] == "ffu-keystone-only"
     assert summary["versions"]["release_before"] == "2024.1"
@@ -21,32 +21,33 @@ def test_a_passing_run_has_versions_timings_downtime_and_counts(tmp_path):
     assert len(steps) == 2 * 9 + 1, "steps 1-9 of each intermediate release, then the final deploy"
     assert steps[-1]["final"] and steps[-1]["release"] == "2025.2"
     assert all(step["seconds"] is not None for step in steps)
-    assert summary["downtime"]["seconds"] == 95.0 and len(summary["downtime"]["windows"]) == 2
+    identity = summary["downtime"]["identity"]
+    assert identity["seconds"] == 95.0 and len(identity["windows"]) == 2
     assert summary["counts"]["tests"]["final.tempest"] == {"passed": 5, "failed": 0, "skipped": 1}
     assert summary["counts"]["resources"] == {"created": 2, "verified": 2, "failed": 0}
     assert summary["started"] < summary["ended"]
 
 
 def test_a_run_stopped_by_a_phase_fails_with_the_rest_not_run(tmp_path):
-    summary = build_summary(fake_state(tmp_path, fail_at="overcloud"), error="phase 'overcloud' failed: x")
+    summary = summary_of(fake_state(tmp_path, fail_at="overcloud"), error="phase 'overcloud' failed: x")
     assert summary["result"] == "fail"
     assert summary["reasons"] == ["phase overcloud failed"]
     phases = {row["name"]: row["status"] for row in summary["phases"]}
     assert phases["overcloud"] == "failed" and phases["ffu"] == NOT_RUN and phases["validate"] == NOT_RUN
     assert {step["status"] for step in summary["ffu_steps"]} == {NOT_RUN}
     assert summary["versions"]["after"] == {} and summary["versions"]["release_after"] is None
-    assert summary["downtime"] is None and summary["validation"] == {}
+    assert summary["downtime"] == {} and summary["validation"] == {}
 
 
 def test_a_test_passing_before_and_failing_after_the_ffu_is_a_regression(tmp_path):
-    summary = build_summary(fake_state(tmp_path, regress=True))
+    summary = summary_of(fake_state(tmp_path, regress=True))
     assert summary["result"] == "fail"
     assert summary["regressions"] == [TEMPEST[1]]
     assert any("passed at the baseline and not after the FFU" in reason for reason in summary["reasons"])
 
 
 def test_an_error_outside_any_phase_still_fails_the_run(tmp_path):
-    summary = build_summary(fake_state(tmp_path), error="phase 'baseline' is not implemented yet\nmore")
+    summary = summary_of(fake_state(tmp_path), error="phase 'baseline' is not implemented yet\nmore")
     assert summary["result"] == "fail"
     assert summary["reasons"] == ["stopped: phase 'baseline' is not implemented yet"]
 
@@ -54,7 +55,7 @@ def test_an_error_outside_any_phase_still_fails_the_run(tmp_path):
 def test_a_resource_lost_in_the_ffu_fails_the_run(tmp_path):
     state = fake_state(tmp_path)
     state["resources"]["verified"]["failed"] = ["keystone project ffulab-survivor"]
-    summary = build_summary(state)
+    summary = summary_of(state)
     assert summary["result"] == "fail"
     assert summary["reasons"] == ["1 resource(s) did not survive the FFU"]
 
@@ -68,6 +69,6 @@ def test_outcomes_of_any_runner_read_as_passed_failed_or_skipped():
 def test_a_run_that_skipped_phases_does_not_pass(tmp_path):
     state = fake_state(tmp_path)
     del state["phases"]["ffu"], state["phases"]["validate"]
-    summary = build_summary(state)
+    summary = summary_of(state)
     assert summary["result"] == "fail"
     assert summary["reasons"] == ["incomplete: ffu, validate not run"]

@@ -9,21 +9,15 @@ import pytest
 
 from ffulab.errors import FfulabError
 from ffulab.phases import virthost as phase
+from ffulab.state import Owned, State
 from ffulab.virthost import Local, Remote, Sandbox, probe
 
 
-class FakeState:
-    def __init__(self, data=None, resources=()):
-        self.data, self._resources = dict(data or {}), list(resources)
-
-    def get(self, key, default=None):
-        return self.data.get(key, default)
-
-    def set(self, key, value):
-        self.data[key] = value
-
-    def resources(self):
-        return self._resources
+def _state(tmp_path: Path, virthost: dict | None = None, domains: int = 0) -> State:
+    state = State.open(tmp_path / "ws", "lab")
+    state.data.virthost = virthost
+    state.data.owned = [Owned(kind="domain", name=f"d{i}") for i in range(domains)]
+    return state
 
 
 def _ctx(state, option=None, setting="auto"):
@@ -48,23 +42,23 @@ def no_real_preparation(monkeypatch):
         monkeypatch.setattr(kind, "virt_type", lambda self: (result, False))
 
 
-def test_records_the_virthost_and_its_virt_type():
-    state = FakeState()
+def test_records_the_virthost_and_its_virt_type(tmp_path):
+    state = _state(tmp_path)
     ctx, lines = _ctx(state, option="local")
     phase.run(ctx)
-    assert state.data["virthost"]["kind"] == "local"
-    assert state.data["virt_type"] == "qemu"
+    assert state.data.virthost["kind"] == "local"
+    assert state.data.virt_type == "qemu"
     assert lines[0] == "prepared local"
 
 
-def test_auto_keeps_the_recorded_virthost(monkeypatch):
+def test_auto_keeps_the_recorded_virthost(monkeypatch, tmp_path):
     monkeypatch.setattr(phase, "virthost_for", lambda spec: pytest.fail("auto must not choose again"))
-    state = FakeState({"virthost": {"kind": "sandbox", "spec": "sandbox"}}, resources=[{"kind": "domain"}])
+    state = _state(tmp_path, {"kind": "sandbox", "spec": "sandbox"}, domains=1)
     phase.run(_ctx(state)[0])
-    assert state.data["virthost"]["spec"] == "sandbox"
+    assert state.data.virthost["spec"] == "sandbox"
 
 
-def test_an_explicit_other_virthost_for_a_lab_with_resources_is_refused():
-    state = FakeState({"virthost": {"kind": "sandbox", "spec": "sandbox"}}, resources=[{"kind": "domain"}])
+def test_an_explicit_other_virthost_for_a_lab_with_resources_is_refused(tmp_path):
+    state = _state(tmp_path, {"kind": "sandbox", "spec": "sandbox"}, domains=1)
     with pytest.raises(FfulabError, match="lives on virthost sandbox"):
         phase.run(_ctx(state, option="local")[0])

@@ -36,7 +36,7 @@ def test_phases_run_in_order_and_are_recorded(ctx, monkeypatch):
     )
     run_phases(ctx, ["virthost", "image"])
     assert order == ["virthost", "image"]
-    phases = State.load(ctx.workspace).get("phases")
+    phases = State.load(ctx.workspace).data.dump()["phases"]
     assert phases["virthost"]["status"] == phases["image"]["status"] == "done"
     assert set(ctx.timings) == {"virthost", "image"}
 
@@ -50,14 +50,14 @@ def test_a_failing_phase_stops_the_run_named_and_recorded(ctx, monkeypatch):
     with pytest.raises(PhaseError, match="phase 'virthost' failed: the disk is full"):
         run_phases(ctx, ["virthost", "image"])
     assert not ran
-    assert State.load(ctx.workspace).get("phases")["virthost"]["status"] == "failed"
+    assert State.load(ctx.workspace).data.phases["virthost"].status == "failed"
     assert "virthost" in ctx.timings
 
 
 def _provisioned(tmp_path, *flags):
     """A workspace whose lab was provisioned from ``resolve(*flags)`` (start_run, then a layout)."""
     state, _ = pipeline.start_run(resolve(**dict(flags)), tmp_path / "ws", None, "run")
-    state.set("layout", {"recorded": "by the provision phase"})
+    state.update(layout={"recorded": "by the provision phase"})
     return tmp_path / "ws"
 
 
@@ -66,7 +66,7 @@ def test_a_rerun_with_the_same_nodes_goes_on(tmp_path):
     state, _ = pipeline.start_run(
         resolve(nodes="3ctlr", extra_vars=["settings.ffu.canary=true"]), workspace, None, "run"
     )
-    assert state.get("config")["files"]["nodes"] == "nodes/3ctlr.yml"
+    assert state.data.config["files"]["nodes"] == "nodes/3ctlr.yml"
 
 
 def test_a_rerun_that_forgets_n_is_refused_naming_the_flag(tmp_path):
@@ -77,7 +77,7 @@ def test_a_rerun_that_forgets_n_is_refused_naming_the_flag(tmp_path):
     message = str(caught.value)
     assert "provisioned with nodes 3ctlr (nodes/3ctlr.yml); this run resolves nodes 1ctlr" in message
     assert "-N nodes/3ctlr.yml" in message
-    assert State.load(workspace).get("config")["files"]["nodes"] == "nodes/3ctlr.yml", "the record is kept"
+    assert State.load(workspace).data.config["files"]["nodes"] == "nodes/3ctlr.yml", "the record is kept"
 
 
 def test_other_node_values_are_refused_too(tmp_path):

@@ -54,7 +54,7 @@ def test_a_named_phase_is_followed_by_its_automatic_snapshot(fake_lab: FakeLab, 
 
 def test_other_phases_take_no_snapshot(fake_lab: FakeLab, fake_phase):
     run_phases(_ctx(fake_lab), ["bmc"])
-    assert fake_lab.state.get("snapshots") is None
+    assert fake_lab.state.data.snapshots == []
     assert fake_lab.snapshots("undercloud") == []
 
 
@@ -62,7 +62,7 @@ def test_a_rerun_replaces_the_older_automatic_snapshot(fake_lab: FakeLab, fake_p
     run_phases(_ctx(fake_lab), ["fakephase"])
     first = records.get(fake_lab.state, "fake-ready")["created"]
     run_phases(_ctx(fake_lab), ["fakephase"])
-    assert [r["name"] for r in fake_lab.state.get("snapshots")] == ["fake-ready"]
+    assert [r["name"] for r in fake_lab.state.data.snapshots] == ["fake-ready"]
     assert records.get(fake_lab.state, "fake-ready")["created"] > first
     assert fake_lab.snapshots("overcloud-controller-0") == ["fake-ready"]
 
@@ -70,7 +70,7 @@ def test_a_rerun_replaces_the_older_automatic_snapshot(fake_lab: FakeLab, fake_p
 def test_settings_can_switch_automatic_snapshots_off(fake_lab: FakeLab, fake_phase):
     run_phases(_ctx(fake_lab, "settings.snapshots.auto=false"), ["fakephase"])
     assert fake_phase == ["fakephase"]
-    assert fake_lab.state.get("snapshots") is None
+    assert fake_lab.state.data.snapshots == []
     assert fake_lab.snapshots("undercloud") == []
 
 
@@ -84,7 +84,7 @@ def test_a_hand_made_snapshot_of_the_same_name_is_kept(fake_lab: FakeLab, fake_p
 
 def test_the_ffu_engine_marks_a_finished_release_and_a_rerun_finds_it(fake_lab: FakeLab):
     ctx = _ctx(fake_lab)
-    fake_lab.state.set("config", ctx.resolved.to_dict())
+    fake_lab.state.update(config=ctx.resolved.to_dict())
     chain = ctx.resolved.config.release.ffu_chain
     fake_lab.state.mark_phase("ffu", "running")
     record = auto_snapshot(ctx, f"ffu-{chain[1]}", release=chain[1])

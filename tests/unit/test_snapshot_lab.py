@@ -12,7 +12,7 @@ from snapshot_fakes import VM_STATE_BYTES, FakeLab, make_fake_lab
 from ffulab import snapshot
 from ffulab.errors import FfulabError, NoSuchSnapshot, SnapshotError
 from ffulab.snapshot import domains, records, usable
-from ffulab.state import State
+from ffulab.state import FfuRecord, State
 
 RUNNING, PAUSED, SHUTOFF = 1, 3, 5
 NODES = ("undercloud", "overcloud-controller-0")
@@ -36,7 +36,7 @@ def test_create_snapshots_every_domain_with_memory_and_leaves_them_running(fake_
 
 def test_create_records_phases_nodes_and_sizes_in_the_state(fake_lab: FakeLab):
     snapshot.create(fake_lab.state, "s1")
-    record = State.load(fake_lab.state.workspace).get("snapshots")[0]
+    record = State.load(fake_lab.state.workspace).data.snapshots[0]
     assert record["name"] == "s1"
     assert record["phase"] == "bmc"
     assert record["phases"]["provision"]["status"] == "done"
@@ -92,7 +92,7 @@ def test_a_failure_half_way_removes_the_partial_snapshot_and_resumes_every_domai
     for node in NODES:
         assert fake_lab.snapshots(node) == []
         assert fake_lab.power(node) == RUNNING
-    assert not State.load(fake_lab.state.workspace).get("snapshots")
+    assert not State.load(fake_lab.state.workspace).data.snapshots
 
 
 def test_a_sigterm_while_taking_waits_until_the_snapshot_is_whole(fake_lab, monkeypatch):
@@ -115,23 +115,23 @@ def test_a_sigterm_while_taking_waits_until_the_snapshot_is_whole(fake_lab, monk
     finally:
         signal.signal(signal.SIGTERM, previous)
     assert [fake_lab.power(node) for node in NODES] == [RUNNING, RUNNING]
-    assert [s["status"] for s in State.load(fake_lab.state.workspace).get("snapshots")] == ["complete"]
+    assert [s["status"] for s in State.load(fake_lab.state.workspace).data.snapshots] == ["complete"]
     assert all(fake_lab.snapshots(node) == ["s1"] for node in NODES)
 
 
 def test_revert_puts_domains_phases_and_ffu_state_back(fake_lab: FakeLab):
     snapshot.create(fake_lab.state, "s1")
     fake_lab.state.mark_phase("undercloud", "done", seconds=9.0)
-    fake_lab.state.set("ffu", {"release": "2024.2", "step": 3})
+    fake_lab.state.update(ffu=FfuRecord(release="2024.2", step=3))
     fake_lab.domain("overcloud-controller-0").destroy()
     fake_lab.ssh.events.clear()
 
     outcome = snapshot.revert(fake_lab.state, "s1")
 
     saved = State.load(fake_lab.state.workspace)
-    assert "undercloud" not in saved.get("phases"), "the phases map is the snapshot's again"
-    assert "ffu" not in saved.data
-    assert saved.get("last_revert")["snapshot"] == "s1"
+    assert "undercloud" not in saved.data.phases, "the phases map is the snapshot's again"
+    assert saved.data.ffu == FfuRecord()
+    assert saved.data.last_revert["snapshot"] == "s1"
     assert [fake_lab.power(node) for node in NODES] == [RUNNING, RUNNING]
     assert outcome.seconds["usable"] >= outcome.seconds["reverted"]
     assert set(outcome.nodes) == set(NODES)
@@ -201,7 +201,7 @@ def test_a_failed_revert_still_resumes_every_domain_and_says_which_failed(fake_l
     with pytest.raises(SnapshotError, match="undercloud: qcow2 corrupt"):
         snapshot.revert(fake_lab.state, "s1")
     assert [fake_lab.power(node) for node in NODES] == [RUNNING, RUNNING]
-    assert "last_revert" not in fake_lab.state.data
+    assert fake_lab.state.data.last_revert is None
 
 
 def test_reverting_an_unknown_snapshot_is_bad_usage(fake_lab: FakeLab):
@@ -215,7 +215,7 @@ def test_delete_removes_it_from_every_domain_and_the_state(fake_lab: FakeLab):
     snapshot.create(fake_lab.state, "s2")
     assert snapshot.delete(fake_lab.state, "s1") == list(NODES)
     assert [fake_lab.snapshots(node) for node in NODES] == [["s2"], ["s2"]]
-    assert [r["name"] for r in fake_lab.state.get("snapshots")] == ["s2"]
+    assert [r["name"] for r in fake_lab.state.data.snapshots] == ["s2"]
 
 
 def test_delete_cleans_up_a_snapshot_a_crash_left_half_made(fake_lab: FakeLab):

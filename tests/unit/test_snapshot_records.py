@@ -8,7 +8,7 @@ import pytest
 
 from ffulab.errors import BadSnapshotName, FfulabError, NoSuchSnapshot
 from ffulab.snapshot import newest_snapshot_at_or_before, records
-from ffulab.state import State
+from ffulab.state import FfuRecord, OvercloudRecord, State
 
 CHAIN = ["2024.1", "2024.2", "2025.1", "2025.2"]
 
@@ -16,7 +16,7 @@ CHAIN = ["2024.1", "2024.2", "2025.1", "2025.2"]
 @pytest.fixture
 def state(tmp_path: Path) -> State:
     state = State.open(tmp_path / "ws", "keystone-only")
-    state.set("config", {"config": {"release": {"ffu_chain": CHAIN}}})
+    state.update(config={"config": {"release": {"ffu_chain": CHAIN}}})
     return state
 
 
@@ -47,41 +47,35 @@ def test_names_qemu_and_a_shell_could_misread_are_refused(name):
     assert caught.value.exit_code == 2
 
 
-def test_ffu_position_is_read_defensively():
-    assert records.ffu_position(None) is None
-    assert records.ffu_position({}) is None
-    assert records.ffu_position("2024.2") is None
-    assert records.ffu_position({"release": "2024.2"}) == {"release": "2024.2", "step": 1}
-    assert records.ffu_position({"release": "2024.2", "step": "4"}) == {"release": "2024.2", "step": 4}
-    assert records.ffu_position({"release": "2024.2", "step": "done"})["step"] == records.DONE_STEP
-    assert records.ffu_position({"release": "2024.2", "step": "fourth"}) is None
+def test_ffu_position_is_where_the_engine_is():
+    assert records.ffu_position(FfuRecord()) is None
+    assert records.ffu_position(FfuRecord(release="2024.2")) == {"release": "2024.2", "step": 1}
+    assert records.ffu_position(FfuRecord(release="2024.2", step=4)) == {"release": "2024.2", "step": 4}
 
 
 def test_new_record_keeps_phases_and_ffu_state_as_they_are_now(state: State):
     state.mark_phase("provision", "done", seconds=3.0)
-    state.set("ffu", {"release": "2024.2", "step": 5, "canary": False})
-    state.set("overcloud", {"release": "2024.1"})
+    state.update(ffu=FfuRecord(release="2024.2", step=5), overcloud=OvercloudRecord(release="2024.1"))
     record = records.new_record(state, "s1", [{"name": "undercloud"}], auto=False)
     state.mark_phase("provision", "failed")
-    state.set("ffu", {"release": "2025.1", "step": 2})
-    state.set("overcloud", {"release": "2025.2"})
-    state.set("validate", {"final": {}})
+    state.update(ffu=FfuRecord(release="2025.1", step=2), overcloud=OvercloudRecord(release="2025.2"))
+    state.update(validations={"final": {}})
     assert record["phase"] == "provision"
     assert record["phases"]["provision"]["status"] == "done", "the record must not share the live map"
     assert record["ffu"] == {"release": "2024.2", "step": 5}
     records.restore(state, record)
-    assert state.phase("provision")["status"] == "done"
-    assert state.get("ffu") == {"release": "2024.2", "step": 5, "canary": False}
-    assert state.get("overcloud") == {"release": "2024.1"}, "what the lab runs goes back too"
-    assert "validate" not in state.data
-    assert state.get("last_revert")["snapshot"] == "s1"
+    assert state.phase("provision").status == "done"
+    assert (state.data.ffu.release, state.data.ffu.step) == ("2024.2", 5)
+    assert state.data.overcloud.release == "2024.1", "what the lab runs goes back too"
+    assert state.data.validations == {}
+    assert state.data.last_revert["snapshot"] == "s1"
 
 
 def test_restore_of_a_snapshot_from_before_the_ffu_engine_forgets_its_state(state: State):
     record = records.new_record(state, "early", [], auto=True)
-    state.set("ffu", {"release": "2024.2", "step": 5})
+    state.update(ffu=FfuRecord(release="2024.2", step=5))
     records.restore(state, record)
-    assert "ffu" not in State.load(state.workspace).data
+    assert State.load(state.workspace).data.ffu == FfuRecord()
 
 
 def test_newest_snapshot_at_or_before_follows_the_ffu_chain(state: State):

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from ffulab.config.resolve import resolve
-from ffulab.state import State
+from ffulab.state import OvercloudRecord, State
 from ffulab.validate import ValidationFailed, validate
 from ffulab.validate import validation as module
 from ffulab.validate.tempest_venv import TempestVenv
@@ -57,17 +57,16 @@ def make_lab(workspace: Path, release: str | None = None, **flags) -> State:
     resolved = resolve(**flags)
     config = resolved.config
     state = State.open(workspace, config.lab.name)
-    state.set("config", resolved.to_dict())
-    state.set("virthost", {"kind": "sandbox", "netns": "ffulab-sandbox"})
+    state.update(config=resolved.to_dict(), virthost={"kind": "sandbox", "netns": "ffulab-sandbox"})
     nodes = [
         {"name": "undercloud", "role": "undercloud"},
         {"name": "overcloud-controller-0", "role": "Controller"},
     ]
-    state.set("layout", {"nodes": nodes})
     release = release or config.release.overcloud
-    state.set(
-        "overcloud", {"release": release, "versions": config.series[release].services, "keystone_url": URL}
+    overcloud = OvercloudRecord(
+        release=release, versions=config.series[release].services, identity_url=URL, apis={"identity": URL}
     )
+    state.update(layout={"nodes": nodes}, overcloud=overcloud)
     return state
 
 
@@ -80,7 +79,7 @@ def test_a_passing_baseline_is_recorded_with_its_junit_files(tmp_path, fakes):
     make_lab(tmp_path)
     result = validate(tmp_path, progress=lambda line: None)
     out = tmp_path / "artifacts" / "validate" / "baseline"
-    assert result == State.load(tmp_path).get("validate")["baseline"]
+    assert result == State.load(tmp_path).data.validations["baseline"]
     assert result["release"] == "2024.1" and result["ok"] is True
     tempest = result["tempest"]
     assert (tempest["passed"], tempest["failed"], tempest["skipped"]) == (2, 0, 0)
@@ -101,7 +100,7 @@ def test_tempest_gets_the_pin_the_job_regex_and_a_private_run_dir(tmp_path, fake
     assert run["work"] == tmp_path / "validate" / "baseline"
     assert run["netns"] == "ffulab-sandbox"
     assert f"uri_v3 = {URL}" in run["conf"]
-    assert State.load(tmp_path).get("validate")["baseline"]["tempest"]["passed"] == 2
+    assert State.load(tmp_path).data.validations["baseline"]["tempest"]["passed"] == 2
     assert services == {"services": tmp_path, "nodes": 1}
     assert state.workspace == tmp_path
 
@@ -119,7 +118,7 @@ def test_a_failure_raises_after_files_and_state_are_written(tmp_path, fakes):
         validate(tmp_path, progress=lambda line: None)
     assert raised.value.exit_code == 1
     assert "failed: tests.services.test_keystone.test_unit[overcloud-controller-0]" in str(raised.value)
-    recorded = State.load(tmp_path).get("validate")["baseline"]
+    recorded = State.load(tmp_path).data.validations["baseline"]
     assert recorded["ok"] is False and recorded["services"]["failed"] == 1
     assert (tmp_path / "artifacts" / "validate" / "baseline" / "junit-services.xml").is_file()
 
@@ -128,13 +127,14 @@ def test_after_the_ffu_it_is_the_final_run_and_names_regressions(tmp_path, fakes
     make_lab(tmp_path)
     validate(tmp_path, progress=lambda line: None)
     state = State.load(tmp_path)
-    state.set("overcloud", {**state.get("overcloud"), "release": "2025.2"})
+    state.data.overcloud.release = "2025.2"
+    state.save()
     fakes.tempest = {**PASSING, f"{TOKENS}.test_validate_token": "failed"}
     with pytest.raises(
         ValidationFailed, match=r"regression \(passed at the baseline\): .*test_validate_token"
     ):
         validate(tmp_path, progress=lambda line: None)
-    recorded = State.load(tmp_path).get("validate")
+    recorded = State.load(tmp_path).data.validations
     assert set(recorded) == {"baseline", "final"}
     assert recorded["final"]["release"] == "2025.2" and recorded["baseline"]["ok"] is True
     assert (tmp_path / "artifacts" / "validate" / "final" / "junit-tempest.xml").is_file()
@@ -150,7 +150,7 @@ def test_a_job_without_tempest_runs_only_the_service_checks(tmp_path, fakes):
 
 def test_a_lab_not_deployed_yet_is_told_so(tmp_path, fakes):
     state = make_lab(tmp_path)
-    state.set("overcloud", {})
+    state.update(overcloud=OvercloudRecord())
     with pytest.raises(Exception, match="no overcloud deployed yet"):
         validate(tmp_path, progress=lambda line: None)
 
@@ -164,7 +164,8 @@ def test_the_phases_record_into_the_pipelines_own_state(tmp_path, fakes):
     state = make_lab(tmp_path)
     ctx = Context(resolved=resolve(), state=state, workspace=tmp_path)
     baseline_phase.run(ctx)
-    state.set("overcloud", {**state.get("overcloud"), "release": "2025.2"})
+    state.data.overcloud.release = "2025.2"
+    state.save()
     phase.run(ctx)
     ctx.state.mark_phase("validate", "done")
-    assert set(State.load(tmp_path).get("validate")) == {"baseline", "final"}
+    assert set(State.load(tmp_path).data.validations) == {"baseline", "final"}
