@@ -135,7 +135,7 @@ class Identity:
     token: str
 
     def get(self, path: str) -> Response:
-        url = self.lab.overcloud["keystone_url"].rstrip("/") + path
+        url = self.lab.overcloud["identity_url"].rstrip("/") + path
         return request(self.lab.netns, "GET", url, headers={"X-Auth-Token": self.token})
 
 
@@ -145,7 +145,7 @@ def identity(lab: Lab) -> Identity:
     scope = {"project": {"name": "admin", "domain": {"name": "Default"}}}
     user = {"name": "admin", "domain": {"name": "Default"}, "password": password}
     body = {"auth": {"identity": {"methods": ["password"], "password": {"user": user}}, "scope": scope}}
-    url = lab.overcloud["keystone_url"].rstrip("/") + "/auth/tokens"
+    url = lab.overcloud["identity_url"].rstrip("/") + "/auth/tokens"
     answer = request(lab.netns, "POST", url, body=body)
     assert answer.status == 201, f"no admin token from {url}: HTTP {answer.status} {answer.body}"
     return Identity(lab, answer.headers["x-subject-token"])

@@ -67,7 +67,7 @@ def test_the_database_schema_is_at_head(host, node, lab):
 
 
 def test_the_identity_service_and_its_endpoints_are_registered(identity, lab):
-    url = lab.overcloud["keystone_url"]
+    url = lab.overcloud["identity_url"]
     services = identity.get("/services").body["services"]
     keystone = [s for s in services if s["type"] == "identity"]
     assert [(s["name"], s["enabled"]) for s in keystone] == [("keystone", True)], (
