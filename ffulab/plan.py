@@ -9,11 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from ffulab.catalog import FFU_STEPS
 from ffulab.config.resolve import Resolved
-from ffulab.config.services import FFU_STEPS
+from ffulab.ffu.positions import PREP_STEPS
 from ffulab.phases import PHASES
-
-PREP_STEPS = frozenset({1, 2, 3})
 
 
 def _role_nodes(resolved: Resolved) -> dict[str, list[str]]:

@@ -5,7 +5,7 @@ See build.py for one artifact, release.py for a lab's set and ``ffulab lock``, l
 files under release-configs/locks/, roots.py for the Debian trees they are built and checked in.
 """
 
-from ffulab.artifacts.build import Artifact, ArtifactSpec, ensure_artifact, spec_for
+from ffulab.artifacts.build import Artifact, ArtifactSpec, ensure_artifact
 from ffulab.artifacts.lock import read_lock, write_lock
 from ffulab.artifacts.release import (
     ArtifactRequest,
@@ -34,6 +34,5 @@ __all__ = [
     "read_lock",
     "root_from_tree",
     "runtime_recipe",
-    "spec_for",
     "write_lock",
 ]

@@ -71,6 +71,8 @@ class ArtifactSpec:
     extras: tuple[str, ...] = ()
     check: tuple[str, ...] = ()
     """A command of the venv's bin/ whose output ends with the version; empty: ask importlib.metadata."""
+    pins: tuple[str, ...] = ()
+    """Constraints added to the series' upper-constraints for this artifact (roles/<svc>/ffulab.yml)."""
 
     def check_argv(self, venv: str) -> list[str]:
         if self.check:
@@ -81,15 +83,6 @@ class ArtifactSpec:
 
 CLIENT = ArtifactSpec("openstackclient", "python-openstackclient", (), ("openstack", "--version"))
 """The undercloud's client, a separate artifact: service venvs do not carry it."""
-
-CHECKS: dict[str, tuple[str, ...]] = {"keystone": ("keystone-manage", "--version")}
-
-
-def spec_for(service: str, project: str | None = None) -> ArtifactSpec:
-    """The artifact spec of ``service`` (a catalog name such as keystone, or ``openstackclient``)."""
-    if service == CLIENT.name:
-        return CLIENT
-    return ArtifactSpec(service, project or service, SERVICE_EXTRAS, CHECKS.get(service, ()))
 
 
 @dataclass(frozen=True)
@@ -136,7 +129,7 @@ def artifact_key(
         "version": version,
         "series": series,
         "extras": sorted(canonical_name(extra) for extra in spec.extras),
-        "extra_constraints": list(EXTRA_CONSTRAINTS),
+        "extra_constraints": [*EXTRA_CONSTRAINTS, *spec.pins],
         "venv": venv_path(spec, version),
         "constraints": hashlib.sha256(constraints_text).hexdigest(),
         "lock": hashlib.sha256(lock_text).hexdigest() if lock_text is not None else None,
@@ -146,14 +139,13 @@ def artifact_key(
 
 
 def ensure_artifact(
-    service: str,
+    spec: ArtifactSpec,
     version: str,
     series: str,
     constraints: Path,
     lock: Path | None,
     progress: Progress | None = None,
     *,
-    project: str | None = None,
     cache_dir: Path | None = None,
     builder: Root | None = None,
     runtime: Root | None = None,
@@ -162,7 +154,7 @@ def ensure_artifact(
     index_url: str = PYPI,
     force: bool = False,
 ) -> Artifact:
-    """Return the cached artifact of ``service`` ``version`` at ``series``, building it if no process has.
+    """Return the cached artifact ``spec`` ``version`` at ``series``, building it if no process has.
 
     ``constraints`` is the series' upper-constraints; ``lock`` (if given) its lock file, which then
     decides every version. ``builder``/``runtime`` default to the cached roots of ``suite``/``mirror``
@@ -170,7 +162,6 @@ def ensure_artifact(
     """
     say = progress or (lambda _line: None)
     started = time.monotonic()
-    spec = spec_for(service, project)
     label = f"{spec.name} {version} ({series})"
     locked = _checked_lock(lock, spec, version, constraints, say) if lock is not None else None
     cache_base = cache_dir or cache.default_cache()
@@ -369,7 +360,8 @@ class _Build:
         stage.mkdir(parents=True)
         shutil.copy2(find_uv(), stage / "uv")
         shutil.copyfile(self.constraints, stage / "constraints.txt")
-        (stage / "ffulab-constraints.txt").write_text("".join(f"{pin}\n" for pin in EXTRA_CONSTRAINTS))
+        pins = (*EXTRA_CONSTRAINTS, *self.spec.pins)
+        (stage / "ffulab-constraints.txt").write_text("".join(f"{pin}\n" for pin in pins))
         if self.lock:
             shutil.copyfile(self.lock, stage / "lock.txt")
         env = {"UV_CACHE_DIR": UV_CACHE_INSIDE, "UV_PYTHON_DOWNLOADS": "never", "UV_NO_PROGRESS": "1"}

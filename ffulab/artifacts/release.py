@@ -10,11 +10,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ffulab.artifacts.build import CLIENT, Artifact, ensure_artifact
+from ffulab.artifacts.build import CLIENT, SERVICE_EXTRAS, Artifact, ArtifactSpec, ensure_artifact
 from ffulab.artifacts.lock import constraint_pin, lock_path, write_lock
 from ffulab.artifacts.roots import builder_recipe, ensure_root, runtime_recipe
+from ffulab.catalog import Catalog, Service
 from ffulab.config.schema import LabConfig
-from ffulab.config.services import ServiceSpec, load_catalog
 from ffulab.errors import ArtifactError
 from ffulab.paths import data_root
 
@@ -26,36 +26,46 @@ CONSTRAINTS_DIR = "release-configs/constraints"
 class ArtifactRequest:
     """One artifact a lab needs: ``name`` at ``version`` for ``series``, with its pins on disk."""
 
-    name: str
-    project: str
+    spec: ArtifactSpec
     version: str
     series: str
     constraints: Path
     lock: Path
     """Where its lock lives (or would live): release-configs/locks/<series>/<name>.txt."""
 
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def project(self) -> str:
+        return self.spec.project
+
     def existing_lock(self) -> Path | None:
         return self.lock if self.lock.is_file() else None
 
 
-def _config_and_catalog(config: Any, root: Path) -> tuple[LabConfig, dict[str, ServiceSpec]]:
+def artifact_spec(service: Service, series: str) -> ArtifactSpec:
+    """The venv of ``service`` at ``series`` as its ffulab.yml declares it."""
+    venv = service.artifact
+    if venv is None:
+        raise ArtifactError(service.name, "a system service has no artifact")
+    return ArtifactSpec(
+        service.name,
+        venv.pypi,
+        (*SERVICE_EXTRAS, *venv.extras),
+        tuple(venv.check),
+        tuple(venv.pins.get(series, ())),
+    )
+
+
+def _config_and_catalog(config: Any, root: Path) -> tuple[LabConfig, Catalog]:
     """Accept a Resolved (from ffulab.config.resolve), a LabConfig, or its plain dict."""
     if hasattr(config, "config") and hasattr(config, "catalog"):
         return config.config, config.catalog
     if isinstance(config, dict):
         config = LabConfig.model_validate(config)
-    return config, load_catalog(root / "roles")
-
-
-def openstack_services(config: LabConfig, catalog: dict[str, ServiceSpec]) -> list[str]:
-    """The lab's services of kind ``openstack``, in role order, each once."""
-    names: list[str] = []
-    for role in config.lab.roles.values():
-        for service in role.services:
-            spec = catalog.get(service)
-            if spec and spec.kind == "openstack" and service not in names:
-                names.append(service)
-    return names
+    return config, Catalog.load(root / "roles")
 
 
 def plan_artifacts(
@@ -71,19 +81,20 @@ def plan_artifacts(
     lab, catalog = _config_and_catalog(config, root)
     wanted = set(services) if services is not None else None
     requests: list[ArtifactRequest] = []
-    for name in openstack_services(lab, catalog):
-        if wanted is not None and name not in wanted:
+    for service in catalog.openstack(lab):
+        if wanted is not None and service.name not in wanted:
             continue
         for serie in series if series is not None else lab.release.ffu_chain:
-            requests.append(_request(lab, root, serie, name, catalog[name].pypi or name))
+            requests.append(_request(lab, root, serie, artifact_spec(service, serie)))
     if wanted is None or CLIENT.name in wanted:
         serie = lab.release.undercloud
         if series is None or serie in series:
-            requests.append(_request(lab, root, serie, CLIENT.name, CLIENT.project))
+            requests.append(_request(lab, root, serie, CLIENT))
     return requests
 
 
-def _request(lab: LabConfig, root: Path, serie: str, name: str, project: str) -> ArtifactRequest:
+def _request(lab: LabConfig, root: Path, serie: str, artifact: ArtifactSpec) -> ArtifactRequest:
+    name, project = artifact.name, artifact.project
     spec = lab.series.get(serie)
     if spec is None:
         raise ArtifactError(f"{name} at {serie}", f"series {serie} is not in the config's series")
@@ -99,7 +110,7 @@ def _request(lab: LabConfig, root: Path, serie: str, name: str, project: str) ->
             f"no version: series.{serie}.services.{name} is not set",
             "pin one in release-configs/common.yml or with -e",
         )
-    return ArtifactRequest(name, project, version, serie, constraints, lock_path(root, serie, name))
+    return ArtifactRequest(artifact, version, serie, constraints, lock_path(root, serie, name))
 
 
 def ensure_release_artifacts(config: Any, progress: Progress | None = None, **options: Any) -> list[Artifact]:
@@ -118,13 +129,12 @@ def ensure_release_artifacts(config: Any, progress: Progress | None = None, **op
         say(f"[{index}/{len(requests)}] {request.name} {request.version} for {request.series}")
         artifacts.append(
             ensure_artifact(
-                request.name,
+                request.spec,
                 request.version,
                 request.series,
                 request.constraints,
                 request.existing_lock(),
                 say,
-                project=request.project,
                 **options,
             )
         )
@@ -159,13 +169,12 @@ def lock_release(
     for index, request in enumerate(requests, 1):
         say(f"[{index}/{len(requests)}] lock {request.name} {request.version} for {request.series}")
         artifact = ensure_artifact(
-            request.name,
+            request.spec,
             request.version,
             request.series,
             request.constraints,
             None,
             say,
-            project=request.project,
             force=refresh,
             **options,
         )

@@ -5,10 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from difflib import get_close_matches
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ffulab.config.merge import Path_, format_path
 from ffulab.config.schema import LabConfig
-from ffulab.config.services import ServiceSpec
+
+if TYPE_CHECKING:
+    from ffulab.catalog import Catalog
 from ffulab.errors import ConfigError
 
 Origin = Callable[[Path_], str]
@@ -77,8 +80,9 @@ def check_release(config: LabConfig, origin: Origin, constraints_dir: Path) -> N
             )
 
 
-def check_lab(config: LabConfig, origin: Origin, catalog: dict[str, ServiceSpec]) -> None:
-    """Services exist as roles, and every OpenStack service has a version at every series of the chain."""
+def check_lab(config: LabConfig, origin: Origin, catalog: Catalog) -> None:
+    """Services exist as roles, what each needs is provided by another service of the lab, and every
+    OpenStack service has a version at every series of the chain."""
     for role_name, role in config.lab.roles.items():
         for index, service in enumerate(role.services):
             if service not in catalog:
@@ -87,6 +91,23 @@ def check_lab(config: LabConfig, origin: Origin, catalog: dict[str, ServiceSpec]
                     ("lab", "roles", role_name, "services", index),
                     f"unknown service '{service}' (no roles/{service}/ffulab.yml)",
                     did_you_mean(service, sorted(catalog)),
+                )
+    for service, need in catalog.missing_providers(config):
+        providers = sorted(name for name, entry in catalog.items() if need in entry.provides)
+        _fail(
+            origin,
+            ("lab", "roles"),
+            f"service {service} needs a {need} service, and no role of lab '{config.lab.name}' runs one",
+            f"add {' or '.join(providers) or 'a service providing it'} to a role",
+        )
+    for service in catalog.of_lab(config):
+        for name in service.tempest.options:
+            if name not in config.series:
+                raise ConfigError(
+                    f"roles/{service.name}/ffulab.yml",
+                    f"tempest.options.{name}",
+                    "unknown series",
+                    f"series are {', '.join(config.series)}",
                 )
     services = {service for role in config.lab.roles.values() for service in role.services}
     for series in config.release.ffu_chain:
@@ -146,9 +167,7 @@ def check_tempest(config: LabConfig, origin: Origin, constraints_dir: Path) -> N
         )
 
 
-def check_all(
-    config: LabConfig, origin: Origin, catalog: dict[str, ServiceSpec], constraints_dir: Path
-) -> None:
+def check_all(config: LabConfig, origin: Origin, catalog: Catalog, constraints_dir: Path) -> None:
     check_release(config, origin, constraints_dir)
     check_lab(config, origin, catalog)
     check_nodes(config, origin)

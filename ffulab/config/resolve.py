@@ -15,10 +15,10 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from ffulab.catalog import Catalog
 from ffulab.config.checks import check_all, did_you_mean
 from ffulab.config.merge import Origins, Path_, apply_override, format_path, merge_into, origin_of
 from ffulab.config.schema import LabConfig
-from ffulab.config.services import ServiceSpec, load_catalog
 from ffulab.config.yamlio import load_yaml
 from ffulab.errors import ConfigError
 from ffulab.paths import data_root
@@ -38,7 +38,7 @@ class Resolved:
     config: LabConfig
     files: dict[str, str]
     overrides: list[str]
-    catalog: dict[str, ServiceSpec]
+    catalog: Catalog
     origins: Origins = field(repr=False)
 
     def to_dict(self) -> dict[str, Any]:
@@ -161,7 +161,7 @@ def resolve(
         config = LabConfig.model_validate(merged)
     except ValidationError as exc:
         raise _schema_error(exc, origins) from None
-    catalog = load_catalog(root / "roles")
+    catalog = Catalog.load(root / "roles")
     check_all(
         config,
         lambda path: origin_of(path, origins, "config"),

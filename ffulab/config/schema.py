@@ -96,9 +96,10 @@ class JobSpec(_Strict):
     lab: str
     nodes: str
     validations: list[Literal[VALIDATIONS]] = Field(default_factory=lambda: list(VALIDATIONS))  # type: ignore[valid-type]
-    tempest_regex: str = Field(
-        r"^tempest\.api\.identity\.v3\.(test_api_discovery|test_tokens|test_catalog)\.",
-        description="the Tempest tests to run (stestr regex); the whole identity set is too slow under TCG",
+    tempest_regex: str | None = Field(
+        None,
+        description="the Tempest tests to run (stestr regex); default: the tests each service of the lab "
+        "names (roles/<svc>/ffulab.yml: tempest.regex)",
     )
     overrides: dict = Field(default_factory=dict, description="applied after the job, before -e")
 

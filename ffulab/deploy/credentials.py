@@ -19,9 +19,9 @@ from ffulab.secrets import lab_secret
 
 OVERCLOUDRC = "overcloudrc"
 CLOUD_NAME = "overcloud"
-ADMIN_PASSWORD_SECRET = "keystone_admin_password"
+ADMIN_PASSWORD_SECRET = "admin_password"
+"""The overcloud admin's password: the lab's own (TripleO's AdminPassword), whatever serves identity."""
 REGION = "RegionOne"
-KEYSTONE_PORT = 5000
 
 
 @dataclass(frozen=True)
@@ -47,11 +47,6 @@ class AdminCredentials:
             "OS_REGION_NAME": self.region,
             "OS_INTERFACE": "public",
         }
-
-
-def keystone_url(address: str) -> str:
-    """The identity endpoint of the overcloud: haproxy on a controller's ctlplane address."""
-    return f"http://{address}:{KEYSTONE_PORT}/v3"
 
 
 def render_overcloudrc(credentials: AdminCredentials, lab_id: str) -> str:

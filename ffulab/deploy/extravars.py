@@ -1,45 +1,82 @@
-"""The variables the playbooks get: built here from the resolved config, the layout and the state.
+"""The variables the playbooks get, from the resolved config, the catalog, the layout and the state.
 
-Roles read only these (and the inventory's ``ctlplane_ip``): the release, each service's version and
-artifact, the mirror's URL, the addresses of the lab's shared services, and the lab's generated
-secrets. Secrets are kept under keys ending in ``_password`` or ``_keys`` (see :data:`SECRET_KEYS`)
-so that :func:`redacted` can show the rest in logs and state.
+Roles read only these (and the inventory's ``ctlplane_ip``): the release, each service's artifact on the
+mirror, where each service runs, the provider of each capability (database, messaging, cache,
+identity, load balancer), every API's addresses, the lab's generated secrets (``secrets.<service>``),
+the databases to create, and the overcloud admin's credentials. Nothing here names a service: the
+catalog (roles/<svc>/ffulab.yml) says what each declares.
 """
 
 from __future__ import annotations
 
+import base64
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ffulab.catalog import Catalog, SecretSpec, Service
 from ffulab.config.schema import LabConfig
-from ffulab.config.services import ServiceSpec
 from ffulab.deploy.credentials import (
     ADMIN_PASSWORD_SECRET,
     REGION,
     admin_credentials,
-    keystone_url,
     render_clouds_yaml,
     render_overcloudrc,
 )
-from ffulab.deploy.keys import key_repository
 from ffulab.deploy.mirror import MIRROR_DIR, MIRROR_PORT, mirror_url
 from ffulab.errors import FfulabError
 from ffulab.provision.layout import Layout
-from ffulab.secrets import lab_secret
+from ffulab.secrets import lab_secret, secret_values
 
 if TYPE_CHECKING:
     from ffulab.context import Context
 
 RENDER_DIR = "ansible/rendered"
 """Where role scripts holding secrets are rendered on the virthost (workspace, 0700) before they run."""
-DATABASE_SERVICE = "mariadb"
 CLIENT = "openstackclient"
-SECRET_SUFFIXES = ("_password", "_passwords", "_keys", "_clouds_yaml", "_rc")
+MASK = "********"
 
 
-def redacted(extravars: dict[str, Any]) -> dict[str, Any]:
-    """``extravars`` with every secret value replaced, fit for logs and state.json."""
-    return {key: "********" if key.endswith(SECRET_SUFFIXES) else value for key, value in extravars.items()}
+def redacted(value: Any, secrets: list[str]) -> Any:
+    """``value`` (any JSON-like structure) with every secret replaced, wherever it appears: for logs."""
+    if isinstance(value, dict):
+        return {key: redacted(item, secrets) for key, item in value.items()}
+    if isinstance(value, list):
+        return [redacted(item, secrets) for item in value]
+    if isinstance(value, str):
+        for secret in sorted(secrets, key=len, reverse=True):
+            if secret:
+                value = value.replace(secret, MASK)
+    return value
+
+
+def fernet_key() -> str:
+    """A Fernet key as ``cryptography.fernet.Fernet.generate_key()`` makes it: urlsafe base64 of 32 bytes.
+
+    ``keystone-manage fernet_setup`` costs ~50 s of Python start-up in a TCG guest for 32 random bytes:
+    ffulab makes the keys on the virthost, once per lab, as TripleO did on the undercloud."""
+    return base64.urlsafe_b64encode(os.urandom(32)).decode("ascii")
+
+
+def service_secret(workspace: Path, service: str, name: str, spec: SecretSpec) -> str | dict[str, str]:
+    """One secret of ``service``: a password, or a key repository (file name ``0``... -> key)."""
+    if spec.kind == "fernet":
+        return {
+            str(index): lab_secret(workspace, f"{service}_{name}_{index}", generate=fernet_key)
+            for index in range(spec.count)
+        }
+    return lab_secret(workspace, f"{service}_{name}")
+
+
+def service_secrets(workspace: Path, services: list[Service]) -> dict[str, dict[str, Any]]:
+    """``secrets.<service>.<name>`` for the roles, generated the first time, the same ever after."""
+    return {
+        service.name: {
+            name: service_secret(workspace, service.name, name, spec)
+            for name, spec in service.secret_names().items()
+        }
+        for service in services
+    }
 
 
 def artifact_map(index: dict[str, Any]) -> dict[str, dict[str, dict[str, str]]]:
@@ -79,18 +116,59 @@ def node_services(config: LabConfig) -> dict[str, list[str]]:
     return {role: list(spec.services) for role, spec in config.lab.roles.items()}
 
 
-def first_node_with(config: LabConfig, layout: Layout, service: str) -> str | None:
-    """The first overcloud node (config order) whose role runs ``service``: where a shared one lives."""
+def service_nodes(config: LabConfig, layout: Layout) -> dict[str, list[str]]:
+    """Service -> the overcloud nodes running it, in config order (the first one serves the lab)."""
+    nodes: dict[str, list[str]] = {}
     for name, group in config.overcloud_nodes():
-        role = config.lab.roles.get(group.role)
-        if role and service in role.services:
-            return layout.node(name).name
-    return None
+        for service in config.lab.roles[group.role].services:
+            nodes.setdefault(service, []).append(layout.node(name).name)
+    return nodes
+
+
+def api_urls(service: Service, host: str) -> dict[str, Any]:
+    """A service's API as the roles, the poller and Tempest use it (published on ``host``)."""
+    api = service.api
+    assert api is not None
+    base = f"http://{host}:{api.port}"
+    return {
+        "type": api.type,
+        "port": api.port,
+        "host": host,
+        "url": base + api.path,
+        "endpoint": base + (api.endpoint if api.endpoint is not None else api.path),
+        "poll": base + (api.poll if api.poll is not None else api.path),
+    }
+
+
+def lab_apis(config: LabConfig, catalog: Catalog, layout: Layout) -> dict[str, dict[str, Any]]:
+    """Service -> its API, published on the first node running it."""
+    where = service_nodes(config, layout)
+    return {
+        service.name: api_urls(service, layout.node(where[service.name][0]).ctlplane_ip)
+        for service in catalog.apis(config)
+        if where.get(service.name)
+    }
+
+
+def providers(config: LabConfig, catalog: Catalog, layout: Layout) -> dict[str, dict[str, str]]:
+    """Capability -> {service, node, host}: who serves the lab's database, messaging, cache, identity..."""
+    where = service_nodes(config, layout)
+    found = {}
+    for service in catalog.of_lab(config):
+        for capability in service.provides:
+            if capability not in found and where.get(service.name):
+                node = where[service.name][0]
+                found[capability] = {
+                    "service": service.name,
+                    "node": node,
+                    "host": layout.node(node).ctlplane_ip,
+                }
+    return found
 
 
 def overcloud_extravars(
     config: LabConfig,
-    catalog: dict[str, ServiceSpec],
+    catalog: Catalog,
     layout: Layout,
     workspace: Path,
     index: dict[str, Any],
@@ -103,15 +181,21 @@ def overcloud_extravars(
     """
     release = release or config.release.overcloud
     undercloud = layout.node("undercloud")
-    services = {service for role in config.lab.roles.values() for service in role.services}
-    openstack = sorted(service for service in services if catalog[service].kind == "openstack")
+    services = catalog.of_lab(config)
     artifacts = artifact_map(index)
-    missing = [service for service in openstack if service not in artifacts.get(release, {})]
+    missing = [s.name for s in catalog.openstack(config) if s.name not in artifacts.get(release, {})]
     if missing:
         raise FfulabError(
             f"the undercloud's mirror has no {', '.join(missing)} for {release}: "
             "run the undercloud phase again (-t undercloud)"
         )
+    absent = catalog.missing_providers(config)
+    if absent:
+        raise FfulabError(
+            "; ".join(f"{service} needs a {need} service the lab lacks" for service, need in absent)
+        )
+    secrets = service_secrets(workspace, services)
+    apis = lab_apis(config, catalog, layout)
     extravars: dict[str, Any] = {
         "release": release,
         "ffu_chain": list(config.release.ffu_chain),
@@ -120,33 +204,34 @@ def overcloud_extravars(
         "mirror_url": mirror_url(undercloud.ctlplane_ip, MIRROR_PORT),
         "undercloud_ctlplane_ip": undercloud.ctlplane_ip,
         "timezone": config.settings.timezone,
+        "region": REGION,
         "lab_roles": node_services(config),
+        "lab_services": [service.name for service in services],
+        "service_nodes": service_nodes(config, layout),
+        "providers": providers(config, catalog, layout),
+        "apis": apis,
+        "registered": [service.name for service in services if service.registered],
+        "secrets": secrets,
+        "databases": [
+            {
+                "service": service.name,
+                "name": name,
+                "user": service.name,
+                "password": secrets[service.name]["db_password"],
+            }
+            for service in services
+            for name in service.databases
+        ],
         "ffulab_render_dir": str(workspace / RENDER_DIR),
     }
-    database_node = first_node_with(config, layout, DATABASE_SERVICE)
-    if database_node:
-        extravars["database_host"] = layout.node(database_node).ctlplane_ip
-        extravars["database_node"] = database_node
-        extravars["database_passwords"] = {
-            service: lab_secret(workspace, f"{service}_db_password") for service in openstack
+    identity = catalog.provider(config, "identity")
+    if identity is not None and identity.name in apis:
+        extravars["identity"] = {
+            "url": apis[identity.name]["url"],
+            "admin_user": "admin",
+            "admin_project": "admin",
+            "admin_password": lab_secret(workspace, ADMIN_PASSWORD_SECRET),
         }
-    elif openstack:
-        raise FfulabError(
-            f"the lab runs {', '.join(openstack)} but no role runs {DATABASE_SERVICE}: add it to a role"
-        )
-    keystone_node = first_node_with(config, layout, "keystone")
-    if keystone_node:
-        address = layout.node(keystone_node).ctlplane_ip
-        extravars.update(
-            {
-                "keystone_node": keystone_node,
-                "keystone_public_url": keystone_url(address),
-                "keystone_region": REGION,
-                "keystone_admin_password": lab_secret(workspace, ADMIN_PASSWORD_SECRET),
-                "keystone_fernet_keys": key_repository(workspace, "fernet"),
-                "keystone_credential_keys": key_repository(workspace, "credential"),
-            }
-        )
     return extravars
 
 
@@ -161,8 +246,13 @@ def deploy_extravars(ctx: Context, release: str | None = None) -> dict[str, Any]
     extravars = overcloud_extravars(
         ctx.resolved.config, ctx.resolved.catalog, layout, ctx.workspace, mirror["index"], release
     )
-    if "keystone_public_url" in extravars:
-        credentials = admin_credentials(ctx.workspace, extravars["keystone_public_url"])
+    if "identity" in extravars:
+        credentials = admin_credentials(ctx.workspace, extravars["identity"]["url"])
         extravars["overcloud_clouds_yaml"] = render_clouds_yaml(credentials)
         extravars["overcloud_rc"] = render_overcloudrc(credentials, layout.lab_id)
     return extravars
+
+
+def log_safe(workspace: Path, extravars: dict[str, Any]) -> dict[str, Any]:
+    """``extravars`` with every secret of the lab masked by value: what a log may show."""
+    return redacted(extravars, secret_values(workspace))

@@ -17,10 +17,10 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ffulab.catalog import Catalog
 from ffulab.config.schema import LabConfig
-from ffulab.config.services import ServiceSpec
 from ffulab.deploy.ansible import PlaybookFailed, PlaybookResult, run_playbook
-from ffulab.deploy.extravars import RENDER_DIR, deploy_extravars, redacted, undercloud_extravars
+from ffulab.deploy.extravars import RENDER_DIR, deploy_extravars, log_safe, undercloud_extravars
 from ffulab.errors import FfulabError
 from ffulab.provision.layout import Layout
 from ffulab.secrets import lab_secret
@@ -68,10 +68,9 @@ def parse_items(result: PlaybookResult) -> list[Item]:
     ]
 
 
-def resource_services(config: LabConfig, catalog: dict[str, ServiceSpec]) -> list[str]:
+def resource_services(config: LabConfig, catalog: Catalog) -> list[str]:
     """The lab's services whose role makes resources, in the lab file's order."""
-    services = dict.fromkeys(service for role in config.lab.roles.values() for service in role.services)
-    return [service for service in services if catalog[service].resources]
+    return [service.name for service in catalog.of_lab(config) if service.resources]
 
 
 def resources_extravars(ctx: Context, action: str, services: list[str]) -> dict[str, Any]:
@@ -99,7 +98,11 @@ def apply(ctx: Context, action: str, label: str) -> tuple[list[Item], float, str
         return [], 0.0, ""
     extravars = resources_extravars(ctx, action, services)
     (ctx.workspace / RENDER_DIR).mkdir(mode=0o700, parents=True, exist_ok=True)
-    log.debug("%s variables (secrets hidden): %s", label, json.dumps(redacted(extravars), sort_keys=True))
+    log.debug(
+        "%s variables (secrets hidden): %s",
+        label,
+        json.dumps(log_safe(ctx.workspace, extravars), sort_keys=True),
+    )
     started = time.monotonic()
     try:
         result = run_playbook(ctx.workspace, PLAYBOOK, extravars, ctx.progress, label=label)
@@ -123,9 +126,9 @@ def lab_release(ctx: Context) -> str:
     return ctx.state.data.overcloud.release or ctx.resolved.config.release.overcloud
 
 
-def verify_resources(ctx: Context, label: str) -> dict[str, Any]:
+def check_resources(ctx: Context, label: str) -> tuple[dict[str, Any], list[Item], str]:
     """Check every resource at the release the lab is at, ``label`` naming the run; record the result
-    as ``resources.verified`` and return it. Raises naming each failed item."""
+    as ``resources.verified``; return it, the items and the Ansible log. Never raises for an item."""
     items, seconds, log_path = apply(ctx, "verify", label=label)
     release = lab_release(ctx)
     failed = [item.describe() for item in items if not item.ok]
@@ -139,7 +142,14 @@ def verify_resources(ctx: Context, label: str) -> dict[str, Any]:
     }
     ctx.state.data.resources.verified = verified
     ctx.state.save()
-    if failed:
+    return verified, items, log_path
+
+
+def verify_resources(ctx: Context, label: str) -> dict[str, Any]:
+    """:func:`check_resources`, raising naming each failed item."""
+    verified, items, log_path = check_resources(ctx, label)
+    release, seconds = verified["release"], verified["seconds"]
+    if verified["failed"]:
         first = ctx.resolved.config.release.ffu_chain[1]  # the FFU again, from snapshot ffu-ready
         raise failure(
             items, "verify", log_path, f"ffulab ffu -w {ctx.workspace} --from-release {first} --from-step 1"

@@ -2,7 +2,10 @@
 
 Each position runs ``playbooks/ffu.yml`` with ``release`` and ``step``; the roles' ``tasks/ffu.yml``
 act on ``step|int == N and release == R``. Prep steps (1-3) run on every overcloud node, bootstrap
-steps (4-9) on one node per role; the final deploy at N+3 runs the deploy playbook on every node.
+steps (4-9) on one node per role; the final deploy at N+3 runs the deploy playbook on every node,
+then step 9's checks at N+3. A role reports each check it makes (``<service>-status upgrade
+check``, schema at head) as ``ffulab-check: NAME ok|warning|failed DETAIL``; the engine keeps them
+per release and service in ``ffu.checks`` (a failed check fails its task, hence the step).
 Within a position the nodes of one role go one at a time (roles side by side), after the canary
 node when there is one. A step no service of the lab acts at is recorded as such and not run.
 State is written before and after each position, so a kill leaves a lab that ``ffulab ffu``
@@ -11,6 +14,7 @@ resumes at the step that did not finish.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
@@ -18,13 +22,32 @@ from typing import Any
 
 from ffulab.errors import FfulabError, PhaseError
 from ffulab.ffu.positions import DONE, PREP_STEPS, Position, is_final, positions, start_index
-from ffulab.state import FfuRecord, State, StepRecord
+from ffulab.state import CheckResult, FfuRecord, State, StepRecord
 
 RunPlaybook = Callable[[str, dict[str, Any], str | None, str], Any]
-"""(playbook, extravars, limit, label) -> result; raises on failure."""
+"""(playbook, extravars, limit, label) -> result (with ``outputs``); raises on failure."""
 
 FINAL_PLAYBOOK = "overcloud.yml"
 STEP_PLAYBOOK = "ffu.yml"
+CHECK_STEP = 9
+CHECK_LINE = re.compile(
+    r"^ffulab-check: (?P<name>\S+) (?P<status>ok|warning|failed)(?: (?P<detail>.*?))?\r?$", re.MULTILINE
+)
+"""What a role prints per check it makes at step 9 (e.g. ``upgrade-check warning ...``)."""
+
+
+def record_checks(ffu: FfuRecord, release: str, result: Any) -> list[str]:
+    """Keep the ``ffulab-check:`` lines of a run (also of a failed one) under ``ffu.checks[release]``;
+    return those that are not ok, as ``service NAME: status detail``."""
+    noted = []
+    for output in getattr(result, "outputs", None) or []:
+        for match in CHECK_LINE.finditer(output.get("stdout") or ""):
+            service = output.get("role") or "?"
+            check = CheckResult(status=match["status"], detail=(match["detail"] or "")[:2000])
+            ffu.checks.setdefault(release, {}).setdefault(service, {})[match["name"]] = check
+            if check.status != "ok":
+                noted.append(f"{service} {match['name']}: {check.status} {check.detail}".strip())
+    return noted
 
 
 @dataclass
@@ -106,17 +129,24 @@ def _run_position(state: State, plan: FfuPlan, position: Position, progress: Cal
     started = time.monotonic()
     if plan.runs(position):
         extravars = {**plan.extravars(release), "release": release, "step": step}
-        for batch in plan.batches(position):
-            progress(f"{release} {what} on {', '.join(batch)}")
-            label = f"ffu-{release}-final" if final else f"ffu-{release}-step{step}"
+        runs = [
+            (
+                FINAL_PLAYBOOK if final else STEP_PLAYBOOK,
+                batch + (plan.final_extra_hosts if final else []),
+                f"ffu-{release}-final" if final else f"ffu-{release}-step{step}",
+            )
+            for batch in plan.batches(position)
+        ]
+        if final and CHECK_STEP in plan.active_steps:  # the checks of step 9, at N+3 too
+            checks = [nodes[:1] for nodes in plan.role_nodes.values() if nodes]
+            runs.append((STEP_PLAYBOOK, [n for nodes in checks for n in nodes], f"ffu-{release}-checks"))
+        for playbook, hosts, label in runs:
+            progress(f"{release} {'checks' if label.endswith('checks') else what} on {', '.join(hosts)}")
+            variables = {**extravars, "step": CHECK_STEP} if label.endswith("checks") else extravars
             try:
-                plan.run_playbook(
-                    FINAL_PLAYBOOK if final else STEP_PLAYBOOK,
-                    extravars,
-                    ",".join(batch + (plan.final_extra_hosts if final else [])),
-                    label,
-                )
+                result = plan.run_playbook(playbook, variables, ",".join(hosts), label)
             except FfulabError as exc:
+                record_checks(ffu, release, getattr(exc, "result", None))
                 record.status, record.seconds, record.ended = "failed", _since(started), round(time.time(), 3)
                 ffu.status = "failed"
                 state.save()
@@ -125,6 +155,8 @@ def _run_position(state: State, plan: FfuPlan, position: Position, progress: Cal
                     f"{what} of release {release} failed: {exc}",
                     rerun=f"{plan.rerun} --from-release {release} --from-step {step}",
                 ) from exc
+            for line in record_checks(ffu, release, result):
+                progress(f"{release} check {line}")
         record.status = "done"
     else:
         progress(f"{release} step {step}: no service of this lab acts here")

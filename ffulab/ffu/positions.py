@@ -7,7 +7,7 @@ FFU spec; the last release (N+3) has one position, the final deploy (step 1). Th
 
 from __future__ import annotations
 
-from ffulab.config.services import FFU_STEPS
+from ffulab.catalog import FFU_STEPS
 from ffulab.errors import UsageError
 from ffulab.state import FfuRecord
 

@@ -20,6 +20,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from ffulab.catalog import Catalog
+from ffulab.paths import data_root
 from ffulab.proc import redact
 from ffulab.provision.access import SSH_CONFIG, ssh_argv
 from ffulab.secrets import secret_values
@@ -30,12 +32,6 @@ log = logging.getLogger(__name__)
 LOGS_DIR = "logs"
 WORKSPACE_DIR = "ffulab"
 SSH_TIMEOUT = 300
-SERVICE_PATHS: dict[str, tuple[str, ...]] = {
-    "mariadb": ("etc/mysql", "var/log/mysql"),
-    "haproxy": ("etc/haproxy", "var/log/haproxy.log"),
-    "timezone": ("etc/timezone",),
-}
-"""Where a service keeps its config and logs when not ``/etc/<service>`` and ``/var/log/<service>``."""
 UNDERCLOUD_PATHS = ("etc/chrony", "etc/openstack", "srv/ffulab/mirror/index.json")
 COMMON_PATHS = ("etc/hosts", "etc/systemd/system")
 NEVER_COPIED = ("*-keys", "*.keys", "*.key", "*.pem", "id_*")
@@ -55,14 +51,16 @@ for p in {paths}; do [ -e "/$p" ] && found="$found $p"; done
 """
 
 
-def node_paths(node: dict[str, Any], roles: dict[str, Any]) -> list[str]:
-    """The files and directories (relative to /) worth having from ``node``."""
+def node_paths(node: dict[str, Any], roles: dict[str, Any], catalog: Catalog) -> list[str]:
+    """The files and directories (relative to /) worth having from ``node``: each of its services'
+    ``logs`` (roles/<svc>/ffulab.yml)."""
     if node["role"] == "undercloud":
         return [*COMMON_PATHS, *UNDERCLOUD_PATHS]
     services = (roles.get(node["role"]) or {}).get("services", [])
     paths = [*COMMON_PATHS]
     for service in services:
-        paths += SERVICE_PATHS.get(service, (f"etc/{service}", f"var/log/{service}"))
+        entry = catalog.get(service)
+        paths += entry.log_paths() if entry else [f"etc/{service}", f"var/log/{service}"]
     return paths
 
 
@@ -91,11 +89,11 @@ def _ssh(workspace: Path, node: str, command: list[str], script: str = "") -> su
     )
 
 
-def collect_node(workspace: Path, node: dict[str, Any], roles: dict[str, Any], dest: Path) -> str:
+def collect_node(workspace: Path, node: dict[str, Any], paths: list[str], dest: Path) -> str:
     """Fetch one node's logs into ``dest`` with read-only commands; return what happened, one line."""
     dest.mkdir(parents=True, exist_ok=True)
     try:
-        archive = _ssh(workspace, node["name"], ["sh", "-s"], tar_script(node_paths(node, roles)))
+        archive = _ssh(workspace, node["name"], ["sh", "-s"], tar_script(paths))
         if archive.returncode == 255:  # ssh's own failure: the node is not reachable
             stderr = archive.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["ssh failed"]
             return f"not reachable: {stderr[0]}"
@@ -158,6 +156,7 @@ def collect_logs(
     outcome = {WORKSPACE_DIR: "run, Ansible and downtime logs of the workspace"}
     nodes = (state.layout or {}).get("nodes") or []
     roles = ((state.config or {}).get("config") or {}).get("lab", {}).get("roles", {})
+    catalog = Catalog.load(data_root() / "roles")
     for node in nodes:
         console = workspace / LOGS_DIR / "console" / f"{node['name']}.log"
         if console.is_file():
@@ -167,7 +166,9 @@ def collect_logs(
         progress(f"collecting logs from {', '.join(n['name'] for n in nodes)}")
         with ThreadPoolExecutor(max_workers=len(nodes)) as pool:
             futures = {
-                node["name"]: pool.submit(collect_node, workspace, node, roles, logs / node["name"])
+                node["name"]: pool.submit(
+                    collect_node, workspace, node, node_paths(node, roles, catalog), logs / node["name"]
+                )
                 for node in nodes
             }
             for name, future in futures.items():

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from ffulab.config.services import FFU_STEPS
+from ffulab.catalog import FFU_STEPS
 from ffulab.ffu.positions import is_final, positions
 from ffulab.phases import PHASE_NAMES
 from ffulab.state import LabState, PhaseRecord, StepRecord, Versions
@@ -20,7 +20,7 @@ REPORT_PHASE = "report"
 """Left out of the summary: it is the phase writing it, still running."""
 NOT_RUN = "not run"
 VALIDATION_RUNS = ("baseline", "final")
-CHECK_KINDS = ("tempest", "services")
+CHECK_KINDS = ("tempest", "services", "resources")
 PASSED = frozenset({"passed", "pass", "success", "ok"})
 FAILED = frozenset({"failed", "fail", "failure", "error"})
 SKIPPED = frozenset({"skipped", "skip"})

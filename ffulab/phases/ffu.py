@@ -15,13 +15,14 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from ffulab.context import artifacts_dir
-from ffulab.deploy.ansible import run_playbook
+from ffulab.deploy.ansible import PlaybookResult, run_playbook
 from ffulab.deploy.extravars import deploy_extravars
 from ffulab.deploy.resources import verify_if_created
 from ffulab.errors import PhaseError
 from ffulab.ffu import downtime
 from ffulab.ffu.engine import FfuPlan, run_ffu, step_key
 from ffulab.ffu.positions import positions
+from ffulab.phases.overcloud import lab_versions
 from ffulab.provision.access import SSH_CONFIG
 from ffulab.provision.labvirt import lab_virthost
 from ffulab.provision.layout import Layout
@@ -40,8 +41,7 @@ def build_plan(ctx: Context) -> FfuPlan:
     role_nodes: dict[str, list[str]] = {}
     for name, group in config.overcloud_nodes():
         role_nodes.setdefault(group.role, []).append(layout.node(name).name)
-    services = {service for role in config.lab.roles.values() for service in role.services}
-    ffu_services = sorted(service for service in services if catalog[service].ffu)
+    ffu_services = [service.name for service in catalog.of_lab(config) if service.ffu]
     cached: dict[str, dict[str, Any]] = {}
 
     def extravars(release: str) -> dict[str, Any]:
@@ -54,7 +54,7 @@ def build_plan(ctx: Context) -> FfuPlan:
             }
         return cached[release]
 
-    def run(playbook: str, variables: dict[str, Any], limit: str | None, label: str) -> Any:
+    def run(playbook: str, variables: dict[str, Any], limit: str | None, label: str) -> PlaybookResult:
         return run_playbook(ctx.workspace, playbook, variables, ctx.progress, limit=limit, label=label)
 
     first_node = next(iter(role_nodes.values()))[0] if role_nodes else None
@@ -177,9 +177,8 @@ def _collect_logs(ctx: Context) -> None:
 
 def _record_after(ctx: Context, plan: FfuPlan) -> None:
     """The lab is at N+3 now: the state's ``overcloud`` says so (validation reads it)."""
-    config = ctx.resolved.config
     release = plan.chain[-1]
-    versions = dict(config.series[release].services)
+    versions = lab_versions(ctx)
     overcloud = ctx.state.data.overcloud
     overcloud.release, overcloud.versions = release, versions
     ctx.state.data.ffu.after = Versions(release=release, versions=versions)

@@ -14,10 +14,9 @@ if TYPE_CHECKING:
 def lab_recipe(ctx: Context) -> ImageRecipe:
     """The release config's image plus the Debian packages of every service in the lab."""
     config = ctx.resolved.config
-    services = {service for role in config.lab.roles.values() for service in role.services}
     packages = set(config.image.packages)
-    for service in services:
-        packages.update(ctx.resolved.catalog[service].packages)
+    for service in ctx.resolved.catalog.of_lab(config):
+        packages.update(service.packages)
     data = config.image.model_dump(exclude_none=True)
     data["packages"] = sorted(packages)
     return ImageRecipe.from_config(data, source=ctx.resolved.files.get("release", "image"))

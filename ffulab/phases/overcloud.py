@@ -3,6 +3,8 @@
 The variables (release, artifacts on the undercloud's mirror, generated passwords and keys) come
 from :mod:`ffulab.deploy.extravars`; the admin credentials are written to ``<workspace>/overcloudrc``
 (0600) and, by the playbook, to the undercloud (clouds.yaml with cloud ``overcloud``, overcloudrc).
+The record says what the nodes run, as read from them (:mod:`ffulab.deploy.versions`), and where
+each API answers.
 
 With ``settings.deploy.idempotence: true`` the playbook runs a second time, as molecule's
 idempotence step does, and the phase fails if that run changed anything.
@@ -17,8 +19,10 @@ from typing import TYPE_CHECKING, Any
 
 from ffulab.deploy.ansible import PlaybookResult, run_playbook
 from ffulab.deploy.credentials import write_overcloudrc
-from ffulab.deploy.extravars import RENDER_DIR, deploy_extravars, redacted
+from ffulab.deploy.extravars import RENDER_DIR, deploy_extravars, log_safe
+from ffulab.deploy.versions import installed_versions
 from ffulab.errors import PhaseError
+from ffulab.provision.layout import Layout
 from ffulab.state import OvercloudRecord
 
 if TYPE_CHECKING:
@@ -29,12 +33,21 @@ log = logging.getLogger(__name__)
 PLAYBOOK = "overcloud.yml"
 
 
-def deploy(ctx: Context, extravars: dict[str, Any], label: str = "overcloud") -> PlaybookResult:
+def deploy(
+    ctx: Context, extravars: dict[str, Any], label: str = "overcloud", limit: str | None = None
+) -> PlaybookResult:
+    """Run the deploy playbook with ``extravars`` (logged with every secret masked)."""
     render = ctx.workspace / RENDER_DIR
     render.mkdir(mode=0o700, parents=True, exist_ok=True)
     render.parent.chmod(0o700)
-    log.debug("%s variables (secrets hidden): %s", label, json.dumps(redacted(extravars), sort_keys=True))
-    return run_playbook(ctx.workspace, PLAYBOOK, extravars, ctx.progress, label=label)
+    log.debug("%s variables: %s", label, json.dumps(log_safe(ctx.workspace, extravars), sort_keys=True))
+    return run_playbook(ctx.workspace, PLAYBOOK, extravars, ctx.progress, limit=limit, label=label)
+
+
+def lab_versions(ctx: Context) -> dict[str, str]:
+    """What the nodes run now, service by service (read from the nodes)."""
+    layout = Layout.from_dict(ctx.state.data.layout)
+    return installed_versions(ctx.workspace, ctx.resolved.config, ctx.resolved.catalog, layout)
 
 
 def run(ctx: Context) -> None:
@@ -43,19 +56,21 @@ def run(ctx: Context) -> None:
     first = deploy(ctx, extravars)
     record = OvercloudRecord(
         release=config.release.overcloud,
-        versions=dict(config.series[config.release.overcloud].services),
+        versions=lab_versions(ctx),
+        apis={service: api["url"] for service, api in extravars["apis"].items()},
         seconds=first.seconds,
         changed=first.changed,
         tasks=first.tasks,
         steps=first.steps,
         deployed_at=time.time(),
     )
-    if "overcloud_rc" in extravars:
+    if "identity" in extravars:
         path = write_overcloudrc(ctx.workspace, extravars["overcloud_rc"])
-        record.identity_url = extravars["keystone_public_url"]
-        record.apis = {"keystone": record.identity_url}
-        record.overcloudrc = str(path)
-        ctx.progress(f"keystone {extravars['keystone_public_url']}; credentials in {path}")
+        record.identity_url, record.overcloudrc = extravars["identity"]["url"], str(path)
+        ctx.progress(f"identity {record.identity_url}; credentials in {path}")
+    ctx.progress(
+        "running " + (", ".join(f"{s} {v}" for s, v in record.versions.items()) or "no OpenStack service")
+    )
     ctx.state.update(overcloud=record)
     if config.settings.deploy.idempotence:
         second = deploy(ctx, extravars, label="overcloud-idempotence")

@@ -1,9 +1,10 @@
 """``tempest.conf`` from the lab: identity v3 at the overcloud's public URL, the admin credentials,
 only the lab's services available, and each service's feature flags as its deployed release has them.
 
-What Tempest must know about a service lives with its role, in ``roles/<service>/tempest.yml``:
-its ``[service_available]`` key, and tempest.conf options per series ("from this series on, a later
-series wins"), so that adding a service is adding a role and its files, not editing ffulab.
+What Tempest must know about a service lives with its role, in ``roles/<service>/ffulab.yml``
+(``tempest:``): its ``[service_available]`` key, the tests a job runs by default, and tempest.conf
+options per series ("from this series on, a later series wins"), so that adding a service is adding
+a role and its files, not editing ffulab.
 """
 
 from __future__ import annotations
@@ -13,13 +14,9 @@ import io
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
-
-from ffulab.config.yamlio import load_yaml
+from ffulab.catalog import TempestSpec
 from ffulab.deploy.credentials import AdminCredentials
-from ffulab.errors import ConfigError
 
-TEMPEST_FILE = "tempest.yml"
 SERVICE_AVAILABLE = ("cinder", "glance", "horizon", "neutron", "nova", "swift")
 """Tempest's ``[service_available]`` options (all default to true): false unless a lab service names one."""
 HTTP_TIMEOUT = 300
@@ -28,40 +25,7 @@ HTTP_TIMEOUT = 300
 Option = str | int | bool | list[str]
 
 
-class ServiceTempest(BaseModel):
-    """``roles/<service>/tempest.yml``."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    service_available: str | None = Field(
-        None, description="the service's key in tempest.conf [service_available]; none for identity"
-    )
-    options: dict[str, dict[str, dict[str, Option]]] = Field(
-        default_factory=dict, description="series -> section -> option -> value, from that series on"
-    )
-
-
-def load_service_tempest(roles_dir: Path, service: str, series: list[str]) -> ServiceTempest:
-    """What ``roles/<service>/tempest.yml`` says (nothing when the role has no such file).
-
-    ``series`` are the known series: an option set for any other is a mistake, named here.
-    """
-    path = roles_dir / service / TEMPEST_FILE
-    if not path.is_file():
-        return ServiceTempest()
-    label = f"roles/{service}/{TEMPEST_FILE}"
-    try:
-        spec = ServiceTempest.model_validate(load_yaml(path, label) or {})
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        raise ConfigError(label, ".".join(map(str, error["loc"])) or None, error["msg"]) from None
-    for name in spec.options:
-        if name not in series:
-            raise ConfigError(label, f"options.{name}", "unknown series", f"series are {', '.join(series)}")
-    return spec
-
-
-def options_at(spec: ServiceTempest, series: list[str], release: str) -> dict[str, dict[str, Option]]:
+def options_at(spec: TempestSpec, series: list[str], release: str) -> dict[str, dict[str, Option]]:
     """The options of ``spec`` for a lab deployed at ``release``: every series up to it, oldest first."""
     merged: dict[str, dict[str, Option]] = {}
     for name in series[: series.index(release) + 1]:
@@ -72,14 +36,14 @@ def options_at(spec: ServiceTempest, series: list[str], release: str) -> dict[st
 
 def tempest_settings(
     credentials: AdminCredentials,
-    services: dict[str, ServiceTempest],
+    services: dict[str, TempestSpec],
     series: list[str],
     release: str,
     work: Path,
 ) -> dict[str, dict[str, Option]]:
     """Every section and option of tempest.conf, services' options last (they win).
 
-    ``services`` are the lab's services with their tempest.yml; ``series`` every known series in
+    ``services`` are the lab's services with their Tempest section; ``series`` every known series in
     order; ``release`` the series deployed now; ``work`` the directory of the run (log, locks).
     """
     available = {spec.service_available for spec in services.values() if spec.service_available}

@@ -20,8 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from ffulab.config.resolve import Resolved, resolve
-from ffulab.config.schema import VALIDATIONS, JobSpec
+from ffulab.config.schema import VALIDATIONS
 from ffulab.deploy.credentials import admin_credentials
+from ffulab.deploy.resources import check_resources
 from ffulab.errors import FfulabError
 from ffulab.paths import data_root
 from ffulab.proc import redact
@@ -29,20 +30,20 @@ from ffulab.state import State
 from ffulab.validate import junit
 from ffulab.validate.compare import regressions
 from ffulab.validate.services import run_services
-from ffulab.validate.tempest_conf import load_service_tempest, render, tempest_settings
+from ffulab.validate.tempest_conf import render, tempest_settings
 from ffulab.validate.tempest_run import run_tempest
 from ffulab.validate.tempest_venv import ensure_tempest
 
 Progress = Callable[[str], None]
 STATE_KEY = "validate"
 LABELS = ("baseline", "final")
+KINDS = ("tempest", "services", "resources")
+"""What a validation runs (the job's ``validations``), each with its counts."""
 ARTIFACTS = Path("artifacts") / "validate"
 WORK = Path("validate")
 """Private run directories in the workspace (tempest.conf holds the admin password)."""
 CONSTRAINTS_DIR = Path("release-configs") / "constraints"
 SHOWN_FAILURES = 10
-DEFAULT_REGEX: str = JobSpec.model_fields["tempest_regex"].default
-"""For a lab resolved without a job."""
 
 
 class ValidationFailed(FfulabError):
@@ -52,7 +53,7 @@ class ValidationFailed(FfulabError):
         self.label, self.result, self.regressed = label, result, regressed
         failing = [
             test
-            for kind in ("tempest", "services")
+            for kind in KINDS
             for test, status in ((result.get(kind) or {}).get("results") or {}).items()
             if status == "failed"
         ]
@@ -60,6 +61,10 @@ class ValidationFailed(FfulabError):
         lines += [f"  failed: {test}" for test in failing[:SHOWN_FAILURES]]
         if len(failing) > SHOWN_FAILURES:
             lines.append(f"  ... and {len(failing) - SHOWN_FAILURES} more (see the JUnit files)")
+        lines += [
+            f"  {problem}: a validation that ran nothing proves nothing"
+            for problem in result.get("problems", [])
+        ]
         lines += [f"  regression (passed at the baseline): {test}" for test in regressed]
         super().__init__("\n".join(lines))
 
@@ -67,7 +72,7 @@ class ValidationFailed(FfulabError):
 def summary(result: dict[str, Any]) -> str:
     """``tempest 40 passed, 0 failed, 2 skipped; services ...``: the counts people read first."""
     parts = []
-    for kind in ("tempest", "services"):
+    for kind in KINDS:
         check = result.get(kind)
         if check is not None:
             parts.append(
@@ -97,12 +102,13 @@ def label_for(resolved: Resolved, release: str) -> str:
     return "baseline" if release == resolved.config.release.ffu_chain[0] else "final"
 
 
-def lab_services(resolved: Resolved) -> list[str]:
-    """Every service of the lab, in role order, each once."""
-    services: list[str] = []
-    for role in resolved.config.lab.roles.values():
-        services += [name for name in role.services if name not in services]
-    return services
+def tempest_regex(resolved: Resolved) -> str | None:
+    """The job's regex, else the tests the lab's services name (one alternation); None: no test."""
+    job = resolved.config.job
+    if job and job.tempest_regex:
+        return job.tempest_regex
+    parts = [s.tempest.regex for s in resolved.catalog.of_lab(resolved.config) if s.tempest.regex]
+    return "|".join(f"(?:{part})" for part in parts) if len(parts) > 1 else (parts[0] if parts else None)
 
 
 def _tempest(state: State, resolved: Resolved, regex: str, out: Path, progress: Progress) -> dict[str, Any]:
@@ -114,8 +120,7 @@ def _tempest(state: State, resolved: Resolved, regex: str, out: Path, progress: 
     constraints = data_root() / CONSTRAINTS_DIR / config.series[spec.constraints].constraints
     venv = ensure_tempest(spec.version, constraints, progress)
     series = list(config.series)
-    roles = data_root() / "roles"
-    services = {name: load_service_tempest(roles, name, series) for name in lab_services(resolved)}
+    services = {service.name: service.tempest for service in resolved.catalog.of_lab(config)}
     credentials = admin_credentials(state.workspace, overcloud.identity_url)
     work = state.workspace / WORK / out.name
     settings = tempest_settings(credentials, services, series, overcloud.release, work)
@@ -139,6 +144,26 @@ def _services(state: State, out: Path, progress: Progress) -> dict[str, Any]:
     started = time.monotonic()
     run_services(state.workspace, path, len(nodes), progress)
     return {**_counts(path), "seconds": round(time.monotonic() - started, 1), "junit": str(path)}
+
+
+def _resources(state: State, resolved: Resolved, workspace: Path, progress: Progress) -> dict[str, Any]:
+    """The resources made before the FFU, each checked where the lab is now (a check per item)."""
+    from ffulab.context import Context
+
+    if not state.data.resources.created:
+        return {"passed": 0, "failed": 0, "skipped": 0, "seconds": 0.0, "junit": None, "results": {}}
+    ctx = Context(resolved=resolved, state=state, workspace=workspace, progress=progress)
+    verified, items, _ = check_resources(ctx, label=f"resources-verify-{state.data.overcloud.release}")
+    results = {f"{item.service}.{item.kind}.{item.name}": "passed" if item.ok else "failed" for item in items}
+    failed = sum(status == "failed" for status in results.values())
+    return {
+        "passed": len(results) - failed,
+        "failed": failed,
+        "skipped": 0,
+        "seconds": verified["seconds"],
+        "junit": None,
+        "results": results,
+    }
 
 
 def _counts(path: Path) -> dict[str, Any]:
@@ -175,14 +200,28 @@ def validate(
     out = workspace / ARTIFACTS / label
     shutil.rmtree(out, ignore_errors=True)  # nothing of an earlier run may pass for this one's
     out.mkdir(parents=True)
-    result: dict[str, Any] = {"release": overcloud.release, "ok": False, "tempest": None, "services": None}
-    if "tempest" in validations and overcloud.identity_url:
-        chosen = regex or (job.tempest_regex if job else DEFAULT_REGEX)
+    result: dict[str, Any] = {"release": overcloud.release, "ok": False, **dict.fromkeys(KINDS)}
+    if "tempest" in validations:
+        chosen = regex or tempest_regex(resolved)
+        if not overcloud.identity_url:
+            raise FfulabError("the job validates with Tempest but the lab has no identity API to test")
+        if not chosen:
+            raise FfulabError(
+                "the job validates with Tempest but selects no test: set its tempest_regex, or name the "
+                "tests in roles/<service>/ffulab.yml (tempest.regex), or drop tempest from its validations"
+            )
         result["tempest"] = _tempest(state, resolved, chosen, out, progress)
     if "services" in validations:
         result["services"] = _services(state, out, progress)
-    checks = [check for check in (result["tempest"], result["services"]) if check is not None]
-    result["ok"] = all(check["failed"] == 0 for check in checks)
+    if "resources" in validations:
+        result["resources"] = _resources(state, resolved, workspace, progress)
+    checks = {kind: result[kind] for kind in KINDS if result[kind] is not None}
+    result["problems"] = [
+        f"{kind} ran no test ({check['skipped']} skipped)"
+        for kind, check in checks.items()
+        if not check["passed"] and not check["failed"]
+    ]
+    result["ok"] = all(check["failed"] == 0 for check in checks.values()) and not result["problems"]
     state.data.validations[label] = result
     state.save()
     progress(f"{label} at {result['release']}: {summary(result)}")

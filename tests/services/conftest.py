@@ -20,7 +20,9 @@ from typing import Any
 import pytest
 import testinfra
 
+from ffulab.catalog import Catalog
 from ffulab.deploy.credentials import ADMIN_PASSWORD_SECRET
+from ffulab.paths import data_root
 from ffulab.provision.access import SSH_CONFIG
 from ffulab.secrets import lab_secret
 from ffulab.validate.netns_http import Response, request
@@ -72,6 +74,15 @@ class Lab:
     def first_node_running(self, service: str) -> str:
         """Where a shared service lives (the database, keystone's db_sync and bootstrap)."""
         return self.nodes_running(service)[0]
+
+    @property
+    def catalog(self) -> Catalog:
+        return Catalog.load(data_root() / "roles")
+
+    @property
+    def apis(self) -> dict[str, str]:
+        """Service -> its public URL (through haproxy), as the overcloud phase recorded it."""
+        return self.overcloud["apis"]
 
     def venv(self, service: str) -> str:
         """The venv of ``service`` at the deployed release, as the undercloud's mirror index names it."""
@@ -149,6 +160,21 @@ def identity(lab: Lab) -> Identity:
     answer = request(lab.netns, "POST", url, body=body)
     assert answer.status == 201, f"no admin token from {url}: HTTP {answer.status} {answer.body}"
     return Identity(lab, answer.headers["x-subject-token"])
+
+
+def alembic_versions(host: testinfra.host.Host, conf: str, table: str = "alembic_version") -> Any:
+    """``SELECT version_num FROM <table>`` in the database named by ``connection =`` of ``conf`` on the
+    node. The node reads the password from the file itself: it is never on a command line, so never
+    in ``ps`` nor in a failing check's report."""
+    script = (
+        f"url=$(sed -n 's/^connection *= *//p' {conf} | head -n 1); "
+        "rest=${url#*://}; credentials=${rest%@*}; where=${rest##*@}; "
+        "user=${credentials%%:*}; export MYSQL_PWD=${credentials#*:}; "
+        "server=${where%%/*}; database=${where#*/}; database=${database%%\\?*}; "
+        'mariadb --protocol=tcp -h "$server" -u "$user" -D "$database" -N -B '
+        f'-e "SELECT version_num FROM {table} ORDER BY 1"'
+    )
+    return host.run(script)
 
 
 @pytest.fixture(scope="module")

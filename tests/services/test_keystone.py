@@ -5,6 +5,7 @@ listens on loopback only (haproxy publishes it)."""
 from __future__ import annotations
 
 import pytest
+from conftest import alembic_versions
 
 SERVICE = "keystone"
 UNIT = "keystone.service"
@@ -51,15 +52,8 @@ def test_the_database_schema_is_at_head(host, node, lab):
     # db_sync --check has said "up to date" before an expand (keystone 24, 25, 28): compare heads too
     versions = f"{venv}/lib/python3*/site-packages/keystone/common/sql/migrations/versions"
     heads = set(host.check_output(f"cat {versions}/EXPAND_HEAD {versions}/CONTRACT_HEAD").split())
-    url = host.check_output("sed -n 's/^connection *= *//p' /etc/keystone/keystone.conf")
-    credentials, _, rest = url.partition("://")[2].rpartition("@")
-    user, _, password = credentials.partition(":")
-    database_host, _, database = rest.partition("/")
-    query = host.run(
-        "MYSQL_PWD=%s mariadb --protocol=tcp -h %s -u %s -D %s -N -B -e %s",
-        password, database_host, user, database.split("?")[0], "SELECT version_num FROM alembic_version",
-    )  # fmt: skip
-    assert query.rc == 0, f"the keystone database on {database_host} does not answer: {query.stderr}"
+    query = alembic_versions(host, "/etc/keystone/keystone.conf")
+    assert query.rc == 0, f"the keystone database does not answer: {query.stderr}"
     assert set(query.stdout.split()) == heads, (
         f"the keystone schema is at {sorted(query.stdout.split())}, keystone {lab.version(SERVICE)}'s "
         f"heads are {sorted(heads)}"

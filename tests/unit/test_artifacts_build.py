@@ -11,10 +11,11 @@ from ffulab.artifacts import build, cache
 from ffulab.artifacts.build import (
     BUILD_FORMAT,
     CLIENT,
+    SERVICE_EXTRAS,
+    ArtifactSpec,
     _Build,
     artifact_key,
     ensure_artifact,
-    spec_for,
 )
 from ffulab.artifacts.chroot import Overlay, chroot_argv, clean_env
 from ffulab.artifacts.lock import Lock, write_lock
@@ -22,7 +23,7 @@ from ffulab.artifacts.roots import Root
 from ffulab.cache import BUILD_PREFIX
 from ffulab.errors import ArtifactError, LockError
 
-KEYSTONE = spec_for("keystone")
+KEYSTONE = ArtifactSpec("keystone", "keystone", SERVICE_EXTRAS, ("keystone-manage", "--version"))
 BASE = {
     "spec": KEYSTONE,
     "version": "25.0.0",
@@ -46,7 +47,8 @@ def test_the_key_is_stable_for_the_same_inputs():
         {"constraints_text": b"oslo.config===9.4.1\n"},
         {"lock_text": b"keystone==25.0.0\n"},
         {"builder_digest": "c" * 64},
-        {"spec": spec_for("keystone", "keystone-fork")},
+        {"spec": ArtifactSpec("keystone", "keystone-fork", SERVICE_EXTRAS, KEYSTONE.check)},
+        {"spec": ArtifactSpec("keystone", "keystone", SERVICE_EXTRAS, KEYSTONE.check, ("oslo.db<99",))},
         {"spec": CLIENT},
     ],
     ids=lambda change: next(iter(change)),
@@ -76,7 +78,7 @@ def test_service_venvs_get_pymysql_and_gunicorn_and_the_client_is_its_own_artifa
     ]
     assert CLIENT.project == "python-openstackclient" and "python-openstackclient" not in KEYSTONE.extras
     assert build.venv_path(CLIENT, "10.2.1") == "/opt/openstack/openstackclient-10.2.1"
-    glance = spec_for("glance")
+    glance = ArtifactSpec("glance", "glance", SERVICE_EXTRAS)
     assert glance.check_argv("/v")[:2] == ["/v/bin/python", "-c"] and glance.check_argv("/v")[-1] == "glance"
 
 
@@ -131,14 +133,14 @@ def constraints(tmp_path):
 
 def _ensure(constraints, cache_dir, roots, lock=None, version="25.0.0", **options):
     return ensure_artifact(
-        "keystone", version, "2024.1", constraints, lock, cache_dir=cache_dir, **roots, **options
+        KEYSTONE, version, "2024.1", constraints, lock, cache_dir=cache_dir, **roots, **options
     )
 
 
 def test_first_call_builds_second_is_a_cache_hit(tmp_path, fake_build, roots, constraints):
     lines = []
     first = ensure_artifact(
-        "keystone", "25.0.0", "2024.1", constraints, None, lines.append, cache_dir=tmp_path, **roots
+        KEYSTONE, "25.0.0", "2024.1", constraints, None, lines.append, cache_dir=tmp_path, **roots
     )
     again = _ensure(constraints, tmp_path, roots)
     assert first.built and not again.built

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from ffulab.artifacts.build import _checked_lock, spec_for
+from ffulab.artifacts.build import SERVICE_EXTRAS, ArtifactSpec, _checked_lock
 from ffulab.artifacts.lock import (
     canonical_name,
     constraint_pin,
@@ -20,6 +20,9 @@ from ffulab.errors import LockError
 
 REPO = Path(__file__).resolve().parents[2]
 CONSTRAINTS = REPO / "release-configs" / "constraints"
+
+
+KEYSTONE = ArtifactSpec("keystone", "keystone", SERVICE_EXTRAS)
 
 
 def test_canonical_name_follows_pep_503():
@@ -111,7 +114,7 @@ def test_a_lock_for_another_version_is_refused_before_any_build(tmp_path):
     write_lock(lock, {"keystone": "25.0.0"}, {})
     constraints = CONSTRAINTS / "upper-constraints-2024.1.txt"
     with pytest.raises(LockError, match=r"pins keystone 25\.0\.0, the config asks for 25\.0\.1") as caught:
-        _checked_lock(lock, spec_for("keystone"), "25.0.1", constraints, print)
+        _checked_lock(lock, KEYSTONE, "25.0.1", constraints, print)
     assert "ffulab lock" in str(caught.value)
 
 
@@ -120,7 +123,7 @@ def test_a_lock_made_from_other_constraints_warns_but_wins(tmp_path):
     write_lock(lock, {"keystone": "25.0.0"}, {"constraints-sha256": "0" * 64})
     said = []
     parsed = _checked_lock(
-        lock, spec_for("keystone"), "25.0.0", CONSTRAINTS / "upper-constraints-2024.1.txt", said.append
+        lock, KEYSTONE, "25.0.0", CONSTRAINTS / "upper-constraints-2024.1.txt", said.append
     )
     assert parsed.pins == {"keystone": "25.0.0"}
     assert len(said) == 1 and "another upper-constraints-2024.1.txt" in said[0]

@@ -65,18 +65,18 @@ def fake_ensure(monkeypatch, tmp_path):
     """ensure_artifact replaced by one that records its calls and returns an artifact with a manifest."""
     calls = []
 
-    def ensure(name, version, series, constraints, lock, progress=None, **options):
-        calls.append({"name": name, "version": version, "series": series, "lock": lock, **options})
+    def ensure(spec, version, series, constraints, lock, progress=None, **options):
+        name, project = spec.name, spec.project
+        calls.append({"name": name, "project": project, "version": version, "series": series, "lock": lock})
         entry = tmp_path / "cache" / f"{name}-{series}"
         entry.mkdir(parents=True, exist_ok=True)
-        project = options.get("project") or name
         manifest = {
             "freeze": [f"{project}=={version}", "pymysql==1.1.0", "gunicorn==23.0.0"],
             "constraints": {"sha256": "c" * 64},
             "builder": {"python": "python3.11-minimal 3.11.2-6+deb12u8"},
         }
         (entry / "manifest.json").write_text(json.dumps(manifest))
-        venv = build.venv_path(build.spec_for(name), version)
+        venv = build.venv_path(spec, version)
         return Artifact(name, version, series, entry / "a.tar.zst", "k", venv, True, 0.1, "s", 1)
 
     monkeypatch.setattr(release, "ensure_artifact", ensure)

@@ -159,9 +159,9 @@ def test_a_section_made_up_by_an_override_is_blamed_on_the_override(capsys):
 
 
 def test_unknown_service_in_a_lab(data_root, capsys):
-    _edit(data_root / "labs" / "keystone-only.yml", "mariadb, keystone", "mariadb, keystnoe")
+    _edit(data_root / "labs" / "keystone-only.yml", "haproxy, keystone", "haproxy, keystnoe")
     message = plan_error(capsys)
-    assert "labs/keystone-only.yml: lab.roles.Controller.services[3]: unknown service 'keystnoe'" in message
+    assert "labs/keystone-only.yml: lab.roles.Controller.services[5]: unknown service 'keystnoe'" in message
     assert "did you mean 'keystone'?" in message
 
 

@@ -17,7 +17,9 @@ def test_default_job_resolves_to_keystone_only_2024_1_to_2025_2():
     assert config.release.ffu_chain == ["2024.1", "2024.2", "2025.1", "2025.2"]
     assert config.release.undercloud == "2026.2"
     assert config.lab.name == "keystone-only"
-    assert config.lab.roles["Controller"].services == ["timezone", "chrony", "mariadb", "keystone", "haproxy"]
+    assert config.lab.roles["Controller"].services == [
+        "timezone", "chrony", "mariadb", "memcached", "haproxy", "keystone",
+    ]  # fmt: skip
     assert [name for name, _ in config.overcloud_nodes()] == ["overcloud-controller-0"]
 
 

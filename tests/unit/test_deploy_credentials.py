@@ -10,17 +10,12 @@ import yaml
 
 from ffulab.deploy.credentials import (
     AdminCredentials,
-    keystone_url,
     render_clouds_yaml,
     render_overcloudrc,
     write_overcloudrc,
 )
 
-CREDENTIALS = AdminCredentials(auth_url=keystone_url("192.168.101.10"), password="s3cret-with'quote")
-
-
-def test_keystone_url_is_haproxy_on_the_controller_ctlplane_address():
-    assert keystone_url("192.168.101.10") == "http://192.168.101.10:5000/v3"
+CREDENTIALS = AdminCredentials(auth_url="http://192.168.101.10:5000/v3", password="s3cret-with'quote")
 
 
 def test_overcloudrc_sourced_by_a_shell_gives_the_admin_environment():

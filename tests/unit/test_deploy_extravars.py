@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 
@@ -10,12 +11,12 @@ from deploy_fakes import fake_index, lab
 
 from ffulab.deploy.extravars import (
     artifact_map,
-    first_node_with,
+    log_safe,
     overcloud_extravars,
-    redacted,
+    providers,
+    service_nodes,
     undercloud_extravars,
 )
-from ffulab.deploy.keys import is_fernet_key
 from ffulab.errors import FfulabError
 
 
@@ -33,17 +34,27 @@ def test_keystone_only_at_release_n(tmp_path: Path):
     assert extravars["release"] == "2024.1"
     assert extravars["versions"]["keystone"] == "25.0.0"
     assert extravars["artifacts"]["2024.1"]["keystone"]["venv"] == "/opt/openstack/keystone-25.0.0"
-    assert set(extravars["artifacts"]) == {"2024.1", "2024.2", "2025.1", "2025.2", "2026.2"}
-    assert extravars["mirror_url"] == f"http://{layout.node('undercloud').ctlplane_ip}:8787"
-    assert extravars["lab_roles"]["Controller"] == ["timezone", "chrony", "mariadb", "keystone", "haproxy"]
-    assert extravars["database_host"] == controller.ctlplane_ip
-    assert extravars["database_node"] == extravars["keystone_node"] == "overcloud-controller-0"
-    assert extravars["keystone_public_url"] == f"http://{controller.ctlplane_ip}:5000/v3"
-    assert extravars["keystone_region"] == "RegionOne"
-    assert set(extravars["database_passwords"]) == {"keystone"}
-    for repository in ("keystone_fernet_keys", "keystone_credential_keys"):
-        assert sorted(extravars[repository]) == ["0", "1"]
-        assert all(is_fernet_key(key) for key in extravars[repository].values())
+    assert extravars["lab_roles"]["Controller"] == resolved.config.lab.roles["Controller"].services
+    assert extravars["service_nodes"]["keystone"] == ["overcloud-controller-0"]
+    assert extravars["providers"]["database"] == {
+        "service": "mariadb",
+        "node": "overcloud-controller-0",
+        "host": controller.ctlplane_ip,
+    }
+    assert set(extravars["providers"]) == {"database", "cache", "loadbalancer", "identity"}
+    assert extravars["apis"]["keystone"]["url"] == f"http://{controller.ctlplane_ip}:5000/v3"
+    assert extravars["identity"]["url"] == extravars["apis"]["keystone"]["url"]
+    assert extravars["region"] == "RegionOne"
+    assert [(db["name"], db["user"]) for db in extravars["databases"]] == [("keystone", "keystone")]
+    assert extravars["databases"][0]["password"] == extravars["secrets"]["keystone"]["db_password"]
+    assert extravars["registered"] == [], "identity registers itself (bootstrap)"
+    for repository in ("fernet_keys", "credential_keys"):
+        keys = extravars["secrets"]["keystone"][repository]
+        assert sorted(keys) == ["0", "1"] and all(is_fernet_key(key) for key in keys.values())
+
+
+def is_fernet_key(text: str) -> bool:
+    return len(text) == 44 and len(base64.urlsafe_b64decode(text)) == 32
 
 
 def test_secrets_are_stable_between_runs_and_differ_between_labs(tmp_path: Path):
@@ -52,28 +63,24 @@ def test_secrets_are_stable_between_runs_and_differ_between_labs(tmp_path: Path)
     first = overcloud_extravars(resolved.config, resolved.catalog, layout, tmp_path / "a", index)
     again = overcloud_extravars(resolved.config, resolved.catalog, layout, tmp_path / "a", index)
     other = overcloud_extravars(resolved.config, resolved.catalog, layout, tmp_path / "b", index)
-    secret_keys = ["database_passwords", "keystone_admin_password", "keystone_fernet_keys"]
-    assert all(first[key] == again[key] for key in secret_keys), "a redeploy must change nothing"
-    assert all(first[key] != other[key] for key in secret_keys)
+    for key in ("secrets", "identity", "databases"):
+        assert first[key] == again[key] and first[key] != other[key]
 
 
-def test_redacted_hides_every_secret_and_keeps_the_rest(tmp_path: Path):
+def test_log_safe_hides_every_secret_wherever_it_is_and_keeps_the_rest(tmp_path: Path):
     resolved, layout = lab(tmp_path)
     extravars = overcloud_extravars(resolved.config, resolved.catalog, layout, tmp_path, fake_index(resolved))
-    shown = redacted({**extravars, "overcloud_clouds_yaml": "x", "overcloud_rc": "y"})
-    for key in (
-        "database_passwords", "keystone_admin_password", "keystone_fernet_keys",
-        "keystone_credential_keys", "overcloud_clouds_yaml", "overcloud_rc",
-    ):  # fmt: skip
-        assert shown[key] == "********", key
-    assert shown["release"] == "2024.1" and shown["keystone_public_url"] == extravars["keystone_public_url"]
+    extravars["note"] = f"a line holding {extravars['identity']['admin_password']} in the middle"
+    text = json.dumps(log_safe(tmp_path, extravars))
+    secrets = json.loads((tmp_path / "secrets.json").read_text()).values()
+    assert secrets and not [s for s in secrets if s in text]
+    assert extravars["apis"]["keystone"]["url"] in text and "2024.1" in text
 
 
-def test_the_minimal_lab_gets_no_database_and_no_keystone(tmp_path: Path):
+def test_the_minimal_lab_gets_no_database_and_no_identity(tmp_path: Path):
     resolved, layout = lab(tmp_path, job="ffu-minimal")
     extravars = overcloud_extravars(resolved.config, resolved.catalog, layout, tmp_path, fake_index(resolved))
-    assert "database_host" not in extravars and "keystone_public_url" not in extravars
-    assert extravars["lab_roles"] == {"Controller": ["timezone", "chrony"], "Compute": ["timezone", "chrony"]}
+    assert extravars["providers"] == {} and "identity" not in extravars and extravars["databases"] == []
 
 
 def test_a_mirror_without_the_release_n_artifact_is_an_error(tmp_path: Path):
@@ -110,13 +117,9 @@ def test_artifact_map_is_series_then_name(tmp_path: Path):
 
 def test_shared_services_live_on_the_first_node_of_a_role_running_them(tmp_path: Path):
     resolved, layout = lab(tmp_path, nodes="3ctlr")
-    assert first_node_with(resolved.config, layout, "mariadb") == "overcloud-controller-0"
-    assert first_node_with(resolved.config, layout, "glance") is None
-
-
-def test_no_secret_value_survives_redaction(tmp_path: Path):
-    resolved, layout = lab(tmp_path)
-    extravars = overcloud_extravars(resolved.config, resolved.catalog, layout, tmp_path, fake_index(resolved))
-    text = json.dumps(redacted(extravars))
-    secrets = json.loads((tmp_path / "secrets.json").read_text()).values()
-    assert secrets and not [s for s in secrets if s in text]
+    nodes = service_nodes(resolved.config, layout)
+    assert nodes["mariadb"] == ["overcloud-controller-0", "overcloud-controller-1", "overcloud-controller-2"]
+    assert (
+        providers(resolved.config, resolved.catalog, layout)["database"]["node"] == "overcloud-controller-0"
+    )
+    assert "glance" not in nodes

@@ -9,13 +9,13 @@ import pytest
 import yaml
 from deploy_fakes import fake_index, lab
 
+from ffulab.catalog import Catalog
 from ffulab.config.resolve import resolve
-from ffulab.config.services import load_catalog
 from ffulab.context import Context
 from ffulab.deploy import ansible
 from ffulab.deploy import resources as resources_phase
 from ffulab.deploy.ansible import PlaybookFailed, PlaybookResult
-from ffulab.deploy.extravars import redacted
+from ffulab.deploy.extravars import log_safe
 from ffulab.deploy.resources import Item, parse_items, resource_services, verify_resources
 from ffulab.errors import ConfigError, FfulabError
 from ffulab.paths import data_root
@@ -95,21 +95,21 @@ def test_resources_is_optional_and_off_by_default(tmp_path: Path):
     role = tmp_path / "svc"
     role.mkdir()
     (role / "ffulab.yml").write_text(yaml.safe_dump({"kind": "system", "summary": "s", "deploy": "d"}))
-    assert not load_catalog(tmp_path)["svc"].resources
+    assert not Catalog.load(tmp_path)["svc"].resources
     (role / "ffulab.yml").write_text(
         yaml.safe_dump({"kind": "system", "summary": "s", "deploy": "d", "resources": 1})
     )
-    assert load_catalog(tmp_path)["svc"].resources
+    assert Catalog.load(tmp_path)["svc"].resources
     (role / "ffulab.yml").write_text(
         yaml.safe_dump({"kind": "system", "summary": "s", "deploy": "d", "resources": "x"})
     )
     with pytest.raises(ConfigError, match=r"roles/svc/ffulab.yml: resources: "):
-        load_catalog(tmp_path)
+        Catalog.load(tmp_path)
 
 
 def test_every_role_with_resources_has_the_task_files_the_playbook_includes():
     roles = data_root() / "roles"
-    for service, spec in load_catalog(roles).items():
+    for service, spec in Catalog.load(roles).items():
         for action in ("create", "verify"):
             tasks = roles / service / "tasks" / f"resources_{action}.yml"
             assert tasks.is_file() == spec.resources, (
@@ -128,8 +128,8 @@ def test_create_passes_the_action_the_services_and_a_stable_seed_per_lab(ctx: Co
     assert first["resources_passwords"] == again["resources_passwords"], "a rerun must find the same users"
     assert len(first["resources_passwords"]["keystone"]) >= 24
     assert first["openstackclient"]["venv"] == "/opt/openstack/openstackclient-10.2.1"
-    assert first["keystone_public_url"].endswith(":5000/v3") and first["keystone_admin_password"]
-    assert redacted(first)["resources_passwords"] == "********"
+    assert first["identity"]["url"].endswith(":5000/v3") and first["identity"]["admin_password"]
+    assert log_safe(ctx.workspace, first)["resources_passwords"]["keystone"] == "********"
 
 
 def test_create_records_what_was_made_and_at_which_release(ctx: Context, monkeypatch):

@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import jinja2
 import jinja2.nativetypes
@@ -30,7 +31,7 @@ from ffulab.provision.layout import allocate_subnets, build_layout, lab_id_for
 ROOT = data_root()
 ROLES = ROOT / "roles"
 SCRIPTS = {
-    "overcloud-controller-0": ["common", "timezone", "chrony", "mariadb", "keystone", "haproxy"],
+    "overcloud-controller-0": ["common", "timezone", "chrony", "mariadb", "memcached", "haproxy", "keystone"],
     "undercloud": ["undercloud", "credentials", "keystone_resources"],
 }
 SPECIAL = {
@@ -40,15 +41,30 @@ SPECIAL = {
 """Scripts that are not ``roles/<role>/templates/<role>.sh.j2``: role and template."""
 
 
-def render(role: str, template: str, variables: dict) -> str:
-    """Render like Ansible's template module and lookup: trim_blocks, role templates dir, its filters."""
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(ROLES / role / "templates"),
-        trim_blocks=True,
-        undefined=jinja2.StrictUndefined,
-    )
+def _flatten(items: list) -> list:
+    return [leaf for item in items for leaf in (_flatten(item) if isinstance(item, list) else [item])]
+
+
+def ansible_filters(env: jinja2.Environment) -> jinja2.Environment:
+    """The Ansible filters the roles use, as Ansible defines them."""
     env.filters["quote"] = lambda value: shlex.quote(str(value))
     env.filters["to_json"] = json.dumps
+    env.filters["dict2items"] = lambda mapping: [{"key": k, "value": v} for k, v in mapping.items()]
+    env.filters["urlsplit"] = lambda url, part: getattr(urlsplit(url), part)
+    env.filters["extract"] = lambda key, container: container[key]
+    env.filters["flatten"] = _flatten
+    return env
+
+
+def render(role: str, template: str, variables: dict) -> str:
+    """Render like Ansible's template module and lookup: trim_blocks, role templates dir, its filters."""
+    env = ansible_filters(
+        jinja2.Environment(
+            loader=jinja2.FileSystemLoader(ROLES / role / "templates"),
+            trim_blocks=True,
+            undefined=jinja2.StrictUndefined,
+        )
+    )
 
     def lookup(kind: str, name: str) -> str:
         if kind == "ansible.builtin.file":
@@ -64,7 +80,7 @@ def with_defaults(role: str, variables: dict) -> dict:
     defaults_file = ROLES / role / "defaults" / "main.yml"
     defaults = yaml.safe_load(defaults_file.read_text()) if defaults_file.exists() else {}
     merged = {**defaults, **variables}
-    native = jinja2.nativetypes.NativeEnvironment(undefined=jinja2.StrictUndefined)
+    native = ansible_filters(jinja2.nativetypes.NativeEnvironment(undefined=jinja2.StrictUndefined))
     for _ in range(4):  # defaults may refer to each other (keystone_version -> keystone_artifact)
         for key, value in merged.items():
             if isinstance(value, str) and "{{" in value:
@@ -81,11 +97,15 @@ def lab_variables(tmp_path_factory):
     layout = build_layout(config, lab_id_for(config.lab.name, workspace), allocate_subnets([]))
     index = fake_index(resolved)
     overcloud = overcloud_extravars(config, resolved.catalog, layout, workspace, index)
-    credentials = AdminCredentials(overcloud["keystone_public_url"], overcloud["keystone_admin_password"])
+    credentials = AdminCredentials(overcloud["identity"]["url"], overcloud["identity"]["admin_password"])
     overcloud["overcloud_clouds_yaml"] = render_clouds_yaml(credentials)
     overcloud["overcloud_rc"] = render_overcloudrc(credentials, layout.lab_id)
     hostvars = {node.name: {"ctlplane_ip": node.ctlplane_ip} for node in layout.nodes}
-    common = {"groups": {"all": list(hostvars)}, "hostvars": hostvars}
+    common = {
+        "groups": {"all": list(hostvars)},
+        "hostvars": hostvars,
+        "group_names": ["Controller", "overcloud"],
+    }
     return {
         "overcloud-controller-0": {
             **overcloud, **common, "inventory_hostname": "overcloud-controller-0",
@@ -140,9 +160,9 @@ def test_keystone_ffu_parts_are_valid_bash_and_do_only_their_part(lab_variables,
 def test_keystone_script_writes_the_centrally_generated_keys(lab_variables):
     variables = lab_variables["overcloud-controller-0"]
     text = render("keystone", "keystone.sh.j2", with_defaults("keystone", variables))
-    repositories = {"fernet-keys": "keystone_fernet_keys", "credential-keys": "keystone_credential_keys"}
+    repositories = {"fernet-keys": "fernet_keys", "credential-keys": "credential_keys"}
     for repository, keys in repositories.items():
-        for name, key in variables[keys].items():
+        for name, key in variables["secrets"]["keystone"][keys].items():
             assert f"/etc/keystone/{repository}/{name} 600 keystone:keystone < <(printf %s {key})" in text
     commands = [line for line in text.splitlines() if not line.lstrip().startswith("#")]
     assert not [line for line in commands if "fernet_setup" in line or "credential_setup" in line]
@@ -153,8 +173,8 @@ def test_secrets_never_reach_a_command_line_in_the_scripts(lab_variables):
     """Passwords go through files, here-documents, builtins (printf, export) or MYSQL_PWD, never argv."""
     variables = lab_variables["overcloud-controller-0"]
     secrets = [
-        variables["keystone_admin_password"],
-        *variables["database_passwords"].values(),
+        variables["identity"]["admin_password"],
+        *(db["password"] for db in variables["databases"]),
         "ResourcesSeed",
     ]
     for _, role, text in scripts(lab_variables):

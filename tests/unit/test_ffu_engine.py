@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 
 from ffulab.errors import FfulabError, PhaseError, UsageError
@@ -42,13 +44,17 @@ def test_from_release_and_step_are_checked():
 
 
 class Recorder:
-    def __init__(self, fail_at=None):
-        self.calls, self.fail_at = [], fail_at
+    """run_playbook: records (playbook, release, step, limit); a step 9 prints the roles' checks."""
+
+    def __init__(self, fail_at=None, checks=""):
+        self.calls, self.fail_at, self.checks = [], fail_at, checks
 
     def __call__(self, playbook, extravars, limit, label):
         if (extravars["release"], extravars["step"]) == self.fail_at:
             raise FfulabError("task 'db_sync' failed on overcloud-controller-0: boom")
         self.calls.append((playbook, extravars["release"], extravars["step"], limit))
+        stdout = self.checks if playbook == "ffu.yml" and extravars["step"] == 9 else ""
+        return SimpleNamespace(outputs=[{"role": "keystone", "stdout": stdout}])
 
 
 @pytest.fixture
@@ -81,8 +87,11 @@ def test_a_full_run_visits_every_position_on_the_right_nodes(state):
     )
     bootstrap = [call for call in recorder.calls if call[1:3] == ("2024.2", 8)]
     assert [call[3] for call in bootstrap] == ["overcloud-controller-0,compute-0"]
-    assert recorder.calls[-1][:3] == ("overcloud.yml", "2025.2", 1)
-    assert len(recorder.calls) == 19 + 6 + 1
+    assert recorder.calls[-2][:3] == ("overcloud.yml", "2025.2", 1)
+    assert recorder.calls[-1] == ("ffu.yml", "2025.2", 9, "overcloud-controller-0,compute-0"), (
+        "step 9's checks at N+3 too, after the final deploy, on one node per role"
+    )
+    assert len(recorder.calls) == 19 + 6 + 1 + 1
     assert snapshots == ["2024.2", "2025.1", "2025.2"]
     steps = State.load(state.workspace).data.ffu.steps
     assert set(steps) == {f"{r}/{s}" for r, s in positions(CHAIN)}
@@ -132,4 +141,16 @@ def test_a_failing_step_stops_with_the_rerun_command_and_resume_continues_there(
     recorder = Recorder()
     run_ffu(State.load(state.workspace), _plan(recorder), progress=lambda line: None)
     assert recorder.calls[0][1:3] == ("2024.2", 6), "the rerun continues at the step that failed"
-    assert len(recorder.calls) == 19 + 6 + 1 - 5 - 3
+    assert len(recorder.calls) == 19 + 6 + 1 + 1 - 5 - 3
+
+
+def test_the_roles_checks_are_kept_per_release_and_service(state):
+    lines = "ffulab-check: schema-at-head ok abc def\n"
+    lines += "ffulab-check: upgrade-check warning Check: x Result: Warning\n"
+    progress = []
+    run_ffu(state, _plan(Recorder(checks=lines)), progress=progress.append)
+    checks = State.load(state.workspace).data.ffu.checks
+    assert set(checks) == {"2024.2", "2025.1", "2025.2"}
+    assert checks["2025.2"]["keystone"]["schema-at-head"].status == "ok"
+    assert checks["2024.2"]["keystone"]["upgrade-check"].status == "warning"
+    assert "2024.2 check keystone upgrade-check: warning Check: x Result: Warning" in progress

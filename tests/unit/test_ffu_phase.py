@@ -44,6 +44,7 @@ def ctx(tmp_path: Path, monkeypatch) -> Context:
     )
     monkeypatch.setattr(phase.downtime.Poller, "start", classmethod(lambda cls, *a: FakePoller()))
     monkeypatch.setattr(phase, "lab_virthost", lambda ctx: None)
+    monkeypatch.setattr(phase, "lab_versions", lambda ctx: {"keystone": "28.1.0"})
     monkeypatch.setattr("ffulab.snapshot.auto_snapshot", lambda ctx, name, **kw: None)
     return Context(resolved=resolved, state=state, workspace=workspace)
 
@@ -72,7 +73,7 @@ def test_a_run_records_before_after_downtime_and_every_step(ctx: Context, monkey
     assert ctx.state.data.overcloud.versions["keystone"] == "28.1.0"
     assert {api: record.seconds for api, record in ffu.downtime.items()} == {"identity": 2.0, "image": 1.0}
     assert "ffu-2024.2-step1" not in calls and "ffu-2024.2-step2" in calls
-    assert calls[-1] == "ffu-2025.2-final"
+    assert calls[-2:] == ["ffu-2025.2-final", "ffu-2025.2-checks"]
     assert ffu.steps["2024.2/1"].status == "nothing to do"
 
 

@@ -8,7 +8,9 @@ import tarfile
 
 from job_fakes import SECRET, fake_state, fake_workspace
 
+from ffulab.catalog import Catalog
 from ffulab.job import collect
+from ffulab.paths import data_root
 from ffulab.state import LabState
 
 
@@ -118,11 +120,12 @@ def test_a_lab_without_nodes_yet_still_has_its_workspace_logs(tmp_path, monkeypa
 
 def test_each_node_is_asked_for_its_own_services_paths():
     roles = {"Controller": {"services": ["timezone", "chrony", "mariadb", "keystone", "haproxy"]}}
-    controller = collect.node_paths({"name": "overcloud-controller-0", "role": "Controller"}, roles)
+    catalog = Catalog.load(data_root() / "roles")
+    controller = collect.node_paths({"name": "overcloud-controller-0", "role": "Controller"}, roles, catalog)
     assert {"etc/keystone", "var/log/keystone", "etc/mysql", "var/log/mysql", "etc/haproxy"} <= set(
         controller
     )
-    undercloud = collect.node_paths({"name": "undercloud", "role": "undercloud"}, roles)
+    undercloud = collect.node_paths({"name": "undercloud", "role": "undercloud"}, roles, catalog)
     assert "srv/ffulab/mirror/index.json" in undercloud and "etc/keystone" not in undercloud
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from ffulab.config.resolve import resolve
+from ffulab.deploy.resources import Item
 from ffulab.state import OvercloudRecord, State
 from ffulab.validate import ValidationFailed, validate
 from ffulab.validate import validation as module
@@ -34,10 +35,22 @@ class Fakes:
     def __init__(self, monkeypatch: pytest.MonkeyPatch):
         self.tempest = dict(PASSING)
         self.services = dict(SERVICES)
+        self.resources = [Item("keystone", "project", "ffulab-project", "ok")]
         self.calls: list[dict] = []
         monkeypatch.setattr(module, "ensure_tempest", self.ensure)
         monkeypatch.setattr(module, "run_tempest", self.run_tempest)
         monkeypatch.setattr(module, "run_services", self.run_services)
+        monkeypatch.setattr(module, "check_resources", self.check_resources)
+
+    def check_resources(self, ctx, label):
+        self.calls.append({"resources": label})
+        failed = [item.describe() for item in self.resources if not item.ok]
+        verified = {
+            "release": ctx.state.data.overcloud.release,
+            "items": len(self.resources),
+            "failed": failed,
+        }
+        return {**verified, "seconds": 1.0}, self.resources, "log"
 
     def ensure(self, version, constraints, progress):
         self.calls.append({"ensure": version, "constraints": constraints.name})
@@ -67,6 +80,8 @@ def make_lab(workspace: Path, release: str | None = None, **flags) -> State:
         release=release, versions=config.series[release].services, identity_url=URL, apis={"identity": URL}
     )
     state.update(layout={"nodes": nodes}, overcloud=overcloud)
+    state.data.resources.created = [{"service": "keystone", "kind": "project", "name": "ffulab-project"}]
+    state.save()
     return state
 
 
@@ -93,7 +108,7 @@ def test_a_passing_baseline_is_recorded_with_its_junit_files(tmp_path, fakes):
 def test_tempest_gets_the_pin_the_job_regex_and_a_private_run_dir(tmp_path, fakes):
     state = make_lab(tmp_path)
     validate(tmp_path, progress=lambda line: None)
-    ensure, run, services = fakes.calls
+    ensure, run, services, resources = fakes.calls
     assert ensure == {"ensure": "45.0.0", "constraints": "upper-constraints-2025.2.txt"}
     config = resolve().config
     assert run["regex"] == config.job.tempest_regex
@@ -102,7 +117,28 @@ def test_tempest_gets_the_pin_the_job_regex_and_a_private_run_dir(tmp_path, fake
     assert f"uri_v3 = {URL}" in run["conf"]
     assert State.load(tmp_path).data.validations["baseline"]["tempest"]["passed"] == 2
     assert services == {"services": tmp_path, "nodes": 1}
+    assert resources == {"resources": "resources-verify-2024.1"}
     assert state.workspace == tmp_path
+
+
+def test_a_check_that_ran_nothing_fails_the_validation(tmp_path, fakes):
+    make_lab(tmp_path)
+    fakes.tempest = {f"{TOKENS}.test_create_token": "skipped"}
+    with pytest.raises(ValidationFailed, match=r"tempest ran no test \(1 skipped\)"):
+        validate(tmp_path, progress=lambda line: None)
+    assert State.load(tmp_path).data.validations["baseline"]["ok"] is False
+
+
+def test_a_lost_resource_fails_the_validation_naming_it(tmp_path, fakes):
+    make_lab(tmp_path)
+    fakes.resources = [Item("keystone", "project", "ffulab-project", "MISSING", "not found")]
+    with pytest.raises(ValidationFailed, match=r"failed: keystone\.project\.ffulab-project"):
+        validate(tmp_path, progress=lambda line: None)
+
+
+def test_without_a_tempest_regex_the_lab_services_name_the_tests(tmp_path):
+    resolved = resolve(extra_vars=["job.tempest_regex=null"])
+    assert module.tempest_regex(resolved) == resolved.catalog["keystone"].tempest.regex
 
 
 def test_the_regex_given_wins(tmp_path, fakes):

@@ -7,18 +7,13 @@ from pathlib import Path
 
 import pytest
 
+from ffulab import paths
+from ffulab.catalog import Catalog
+from ffulab.catalog import TempestSpec as ServiceTempest
 from ffulab.config.resolve import resolve
 from ffulab.deploy.credentials import AdminCredentials
 from ffulab.errors import ConfigError
-from ffulab.paths import data_root
-from ffulab.validate.tempest_conf import (
-    SERVICE_AVAILABLE,
-    ServiceTempest,
-    load_service_tempest,
-    options_at,
-    render,
-    tempest_settings,
-)
+from ffulab.validate.tempest_conf import SERVICE_AVAILABLE, options_at, render, tempest_settings
 
 URL = "http://192.0.2.10:5000/v3"
 SERIES = list(resolve().config.series)
@@ -35,7 +30,7 @@ def conf(services: dict[str, ServiceTempest], release: str, tmp_path: Path) -> c
 
 
 def keystone() -> dict[str, ServiceTempest]:
-    return {"keystone": load_service_tempest(data_root() / "roles", "keystone", SERIES)}
+    return {"keystone": Catalog.load(paths.data_root() / "roles")["keystone"].tempest}
 
 
 def test_identity_is_v3_only_at_the_labs_url_with_the_admin(tmp_path):
@@ -98,19 +93,25 @@ def test_the_run_directory_holds_log_and_locks(tmp_path):
     assert parser["oslo_concurrency"]["lock_path"] == str(tmp_path / "lock")
 
 
-def test_a_role_without_tempest_yml_adds_nothing(tmp_path):
-    assert load_service_tempest(tmp_path, "chrony", SERIES) == ServiceTempest()
-
-
-def test_an_unknown_series_in_tempest_yml_is_named(tmp_path):
+def _role(tmp_path: Path, text: str) -> Path:
     (tmp_path / "svc").mkdir()
-    (tmp_path / "svc" / "tempest.yml").write_text('options:\n  "2099.1": {auth: {x: 1}}\n')
-    with pytest.raises(ConfigError, match=r"roles/svc/tempest.yml: options.2099.1: unknown series"):
-        load_service_tempest(tmp_path, "svc", SERIES)
+    (tmp_path / "svc" / "ffulab.yml").write_text("kind: system\nsummary: s\ndeploy: d\n" + text)
+    return tmp_path
 
 
-def test_an_unknown_key_in_tempest_yml_is_named(tmp_path):
-    (tmp_path / "svc").mkdir()
-    (tmp_path / "svc" / "tempest.yml").write_text("service_avialable: glance\n")
-    with pytest.raises(ConfigError, match=r"roles/svc/tempest.yml: service_avialable"):
-        load_service_tempest(tmp_path, "svc", SERIES)
+def test_a_role_without_a_tempest_section_adds_nothing(tmp_path):
+    assert Catalog.load(_role(tmp_path, ""))["svc"].tempest == ServiceTempest()
+
+
+def test_an_unknown_series_in_a_tempest_section_is_named(data_root):
+    path = data_root / "roles" / "keystone" / "ffulab.yml"
+    path.write_text(path.read_text().replace('"2024.2":', '"2099.1":'))
+    with pytest.raises(
+        ConfigError, match=r"roles/keystone/ffulab.yml: tempest.options.2099.1: unknown series"
+    ):
+        resolve()
+
+
+def test_an_unknown_key_in_a_tempest_section_is_named(tmp_path):
+    with pytest.raises(ConfigError, match=r"roles/svc/ffulab.yml: tempest.service_avialable"):
+        Catalog.load(_role(tmp_path, "tempest:\n  service_avialable: glance\n"))

@@ -128,3 +128,58 @@ ffulab_venv() {
     FFULAB_VENV_CHANGED=1
     ffulab_changed "$venv"
 }
+
+# ffulab_venv_current SERVICE VENV [COMMAND...]: /opt/openstack/SERVICE points at the venv the service's
+# units run (ffulab reads each service's version there), and each COMMAND of its bin/ is on the PATH
+# in /usr/local/bin (where a distribution package would put keystone-manage, glance-manage...)
+ffulab_venv_current() {
+    local service=$1 venv=$2 command
+    shift 2
+    if [ "$(readlink "/opt/openstack/$service")" != "$venv" ]; then
+        ln -sfn "$venv" "/opt/openstack/$service"
+        ffulab_changed "/opt/openstack/$service -> $venv"
+    fi
+    for command in "$@"; do
+        if [ "$(readlink "/usr/local/bin/$command")" != "$venv/bin/$command" ]; then
+            ln -sfn "$venv/bin/$command" "/usr/local/bin/$command"
+            ffulab_changed "/usr/local/bin/$command -> $venv/bin/$command"
+        fi
+    done
+}
+
+# ffulab_answers URL [SECONDS]: wait until URL answers HTTP below 500 (through haproxy: the public API)
+ffulab_answers() {
+    local url=$1 wait=${2:-300} start code=000
+    start=$(ffulab_now_ms)
+    local deadline=$(( $(date +%s) + wait ))
+    while [ "$(date +%s)" -lt "$deadline" ]; do
+        code=$(curl --silent --output /dev/null --write-out '%{http_code}' --max-time 60 "$url" || true)
+        case "$code" in [1234]??) break ;; esac
+        sleep 2
+    done
+    case "$code" in
+        [1234]??) ffulab_step "$url answers ($code)" "$start" ;;
+        *) echo "ffulab: $url does not answer within $wait s (HTTP $code)" >&2; return 1 ;;
+    esac
+}
+
+# ffulab_upgrade_check NAME COMMAND...: run an oslo.upgradecheck command (`<service>-status upgrade
+# check`: exit 0 success, 1 warning, 2 failure) and print `ffulab-check: upgrade-check STATUS DETAIL`
+# for ffulab; a failure (or any other exit) fails the script with the command's output
+ffulab_upgrade_check() {
+    local name=$1 rc=0 out detail
+    shift
+    out=$(ffulab_time "$name upgrade check" "$@" 2>&1) || rc=$?
+    detail=$(printf '%s\n' "$out" | grep -E '^\| (Check|Result|Details):' | grep -B1 -A1 -E 'Result: (Warning|Failure)' | grep -v '^--$' \
+        | sed -E 's/^\| *//; s/ *\|$//' | tr -s ' ' | paste -sd' ' - | cut -c1-1500 || true)
+    printf '%s\n' "$out" | grep '^ffulab-step:' || true
+    case "$rc" in
+        0) echo "ffulab-check: upgrade-check ok $name-status upgrade check: every check succeeded" ;;
+        1) echo "ffulab-check: upgrade-check warning ${detail:-$name-status upgrade check exited 1}" ;;
+        *)
+            echo "ffulab-check: upgrade-check failed exit $rc ${detail}"
+            printf '%s\n' "$out" | grep -v '^ffulab-step:' | tail -n 40 >&2
+            return 1
+            ;;
+    esac
+}
