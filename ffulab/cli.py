@@ -25,6 +25,28 @@ from ffulab.ui import console, detail, error, print_json, render_plan, render_st
 log = logging.getLogger("ffulab")
 
 
+class Parser(argparse.ArgumentParser):
+    """Positionals and flags in any order: ``snapshot create -w WS s1`` as well as ``create s1 -w WS``.
+
+    Plain argparse matches the positionals of a command at their first run of words: in ``create -w WS
+    s1`` it gives ``create`` to the action, nothing to the optional NAME, and then refuses ``s1``.
+    Every subcommand without a subcommand or remainder of its own (``job``, ``ssh CMD...``) therefore
+    parses intermixed: flags first, then the positionals from the words left.
+    """
+
+    _intermixing = False
+
+    def parse_known_args(self, args=None, namespace=None):  # type: ignore[override]
+        positionals = self._get_positional_actions()
+        if self._intermixing or any(a.nargs in (argparse.PARSER, argparse.REMAINDER) for a in positionals):
+            return super().parse_known_args(args, namespace)
+        self._intermixing = True  # parse_known_intermixed_args calls parse_known_args itself
+        try:
+            return self.parse_known_intermixed_args(args, namespace)
+        finally:
+            self._intermixing = False
+
+
 def _csv(values: list[str] | None) -> list[str]:
     return [item.strip() for value in values or [] for item in value.split(",") if item.strip()]
 
@@ -184,7 +206,7 @@ def cmd_lock(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="ffulab",
         description="Fast-forward-upgrade test lab for OpenStack: virtual undercloud + overcloud on libvirt.",
     )
