@@ -15,7 +15,7 @@ from ffulab.commands.validate import register as register_validate
 from ffulab.config.resolve import DEFAULT_JOB, Resolved, resolve
 from ffulab.errors import FfulabError, UsageError
 from ffulab.logs import start_log
-from ffulab.paths import current_workspace, default_workspace
+from ffulab.paths import default_workspace, lab_workspace, workspace_dir
 from ffulab.phases import PHASE_NAMES, select
 from ffulab.pipeline import Context, run_phases, start_run
 from ffulab.plan import build_plan
@@ -68,17 +68,14 @@ def _config_flags(parser: argparse.ArgumentParser) -> None:
 
 def _workspace_flag(parser: argparse.ArgumentParser, run: bool = False) -> None:
     default = "~/.ffulab/<lab-name>" if run else "the lab of the last 'ffulab run'"
-    parser.add_argument("-w", "--working-dir", type=Path, help=f"lab workspace (default: {default})")
+    parser.add_argument(
+        "-w", "--working-dir", type=Path, metavar="WS", help=f"lab workspace (default: {default})"
+    )
 
 
 def _existing_workspace(args: argparse.Namespace) -> Path:
     """``-w`` or the lab of the last ``ffulab run`` (``~/.ffulab/current``)."""
-    if args.working_dir:
-        return args.working_dir.resolve()
-    current = current_workspace()
-    if current is None:
-        raise UsageError("no lab given and no 'ffulab run' yet: pass -w WORKSPACE")
-    return current
+    return lab_workspace(args.working_dir)
 
 
 def _resolve(args: argparse.Namespace) -> Resolved:
@@ -104,7 +101,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             f"unknown phase(s) in --tags/--skip-tags: {exc}; phases are {', '.join(PHASE_NAMES)}"
         ) from None
     resolved = _resolve(args)
-    workspace = (args.working_dir or default_workspace(resolved.config.lab.name)).resolve()
+    workspace = workspace_dir(args.working_dir or default_workspace(resolved.config.lab.name))
     state, log_path = start_run(resolved, workspace, args.virthost, "run")
     console.print(f"lab [bold]{resolved.config.lab.name}[/] in {workspace} (log: {log_path})")
     ctx = Context(resolved=resolved, state=state, workspace=workspace, options={"virthost": args.virthost})
