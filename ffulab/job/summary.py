@@ -34,24 +34,12 @@ def outcome(status: str | None) -> str:
     return "failed" if word in FAILED else word or "missing"
 
 
-def _regressions(baseline: dict[str, Any], final: dict[str, Any]) -> list[str]:
-    """Tests that passed at the baseline and failed or did not run after the FFU (validation's own
-    comparison; until that module is there, the same rule without its setUpClass attribution)."""
-    try:
-        from ffulab.validate.compare import regressions
-    except ImportError:
-        found = []
-        for kind in CHECK_KINDS:
-            before = (baseline.get(kind) or {}).get("results") or {}
-            after = (final.get(kind) or {}).get("results") or {}
-            if before and after:
-                found += [
-                    test
-                    for test, status in sorted(before.items())
-                    if outcome(status) == "passed" and outcome(after.get(test)) in ("failed", "missing")
-                ]
-        return found
-    return list(regressions(baseline, final))
+def _compared(baseline: dict[str, Any], final: dict[str, Any]) -> dict[str, list[str]]:
+    """Validation's own comparison: ``regressions`` (passed at the baseline, failed or, selected, without
+    a result after the FFU) and ``not_run`` (baseline tests the final run did not select: not compared)."""
+    from ffulab.validate.compare import compare
+
+    return compare(baseline, final)
 
 
 def _phases(state: dict[str, Any]) -> list[dict[str, Any]]:
@@ -201,11 +189,12 @@ def build_summary(state: dict[str, Any], error: str | None = None) -> dict[str, 
     steps = _ffu_steps(state)
     validation = _validation(state)
     validate = state.get("validate") or {}
-    regressions = (
-        _regressions(validate["baseline"], validate["final"])
+    compared = (
+        _compared(validate["baseline"], validate["final"])
         if validate.get("baseline") and validate.get("final")
-        else []
+        else {"regressions": [], "not_run": []}
     )
+    regressions = compared["regressions"]
     resources = _resources(state)
     verified = resources["verified"] or {}
     reasons = failure_reasons(phases, steps, validation, regressions, verified, error)
@@ -236,6 +225,7 @@ def build_summary(state: dict[str, Any], error: str | None = None) -> dict[str, 
         "validation": validation,
         "resources": resources,
         "regressions": regressions,
+        "not_run": compared["not_run"],
         "counts": {
             "phases": _count(phases),
             "ffu_steps": _count(steps),
@@ -250,5 +240,6 @@ def build_summary(state: dict[str, Any], error: str | None = None) -> dict[str, 
                 "failed": len(verified.get("failed") or []),
             },
             "regressions": len(regressions),
+            "not_run": len(compared["not_run"]),
         },
     }

@@ -6,7 +6,9 @@
 
     {"baseline": R, "final": R}
     R = {"release", "ok", "tempest": C, "services": C}   (a check the job does not run: None)
+        + "not_run": [test_id] in a final R: the baseline's tests this run did not select (not compared)
     C = {"passed", "failed", "skipped", "seconds", "junit", "results": {test_id: status}}
+        + "selected": [test_id] for Tempest: what its regex selected
 
 then fails (exit 1) when a test failed, once everything is written.
 """
@@ -27,7 +29,7 @@ from ffulab.paths import data_root
 from ffulab.proc import redact
 from ffulab.state import State
 from ffulab.validate import junit
-from ffulab.validate.compare import regressions
+from ffulab.validate.compare import compare
 from ffulab.validate.services import run_services
 from ffulab.validate.tempest_conf import load_service_tempest, render, tempest_settings
 from ffulab.validate.tempest_run import run_tempest
@@ -74,6 +76,8 @@ def summary(result: dict[str, Any]) -> str:
                 f"{kind} {check['passed']} passed, {check['failed']} failed, {check['skipped']} skipped "
                 f"({check['seconds']:.0f} s)"
             )
+    if result.get("not_run"):
+        parts.append(f"{len(result['not_run'])} test(s) of the baseline not run (not selected: not compared)")
     return "; ".join(parts) or "nothing to check"
 
 
@@ -122,7 +126,7 @@ def _tempest(state: State, resolved: Resolved, regex: str, out: Path, progress: 
     netns = (state.get("virthost") or {}).get("netns")
     path = out / "junit-tempest.xml"
     started = time.monotonic()
-    run_tempest(
+    selected = run_tempest(
         venv, render(settings), work, regex, path,
         netns=netns, concurrency=spec.concurrency, progress=progress,
     )  # fmt: skip
@@ -130,7 +134,7 @@ def _tempest(state: State, resolved: Resolved, regex: str, out: Path, progress: 
     log = work / "tempest.log"
     if log.is_file():  # for CI, without the admin password
         (out / "tempest.log").write_text(redact(log.read_text(errors="replace"), [credentials.password]))
-    return {**_counts(path), "seconds": seconds, "junit": str(path)}
+    return {**_counts(path), "seconds": seconds, "junit": str(path), "selected": selected}
 
 
 def _services(state: State, out: Path, progress: Progress) -> dict[str, Any]:
@@ -183,10 +187,13 @@ def validate(
         result["services"] = _services(state, out, progress)
     checks = [check for check in (result["tempest"], result["services"]) if check is not None]
     result["ok"] = all(check["failed"] == 0 for check in checks)
+    baseline = (state.get(STATE_KEY) or {}).get("baseline")
+    compared = compare(baseline, result) if label == "final" and baseline else {}
+    regressed = compared.get("regressions", [])
+    if compared:
+        result["not_run"] = compared["not_run"]
     state.set(STATE_KEY, {**(state.get(STATE_KEY) or {}), label: result})
     progress(f"{label} at {result['release']}: {summary(result)}")
-    baseline = (state.get(STATE_KEY) or {}).get("baseline")
-    regressed = regressions(baseline, result) if label == "final" and baseline else []
     for test in regressed:
         progress(f"regression: {test} passed at the baseline")
     if not result["ok"] or regressed:
