@@ -59,6 +59,9 @@ class Context:
 
 
 ARTIFACTS_DIR = "artifacts"
+BACKUPS_DIR = "backups"
+"""``WS/backups/<release>/<node>/``: FFU step 4's database dumps (credentials, password hashes), 0700.
+They stay with the lab; the artifacts get a copy only if a job sets settings.artifacts.publish_backups."""
 
 
 def artifacts_dir(ctx: Context) -> Path:

@@ -21,7 +21,7 @@ from ffulab.errors import PhaseError
 from ffulab.ffu import downtime
 from ffulab.ffu.engine import FfuPlan, run_ffu, step_key
 from ffulab.ffu.positions import positions
-from ffulab.pipeline import artifacts_dir
+from ffulab.pipeline import BACKUPS_DIR, artifacts_dir
 from ffulab.provision.access import SSH_CONFIG
 from ffulab.provision.labvirt import lab_virthost
 from ffulab.provision.layout import Layout
@@ -48,7 +48,7 @@ def build_plan(ctx: Context) -> FfuPlan:
             cached[release] = {
                 **deploy_extravars(ctx, release),
                 "ffu_services": ffu_services,
-                "ffulab_artifacts_dir": str(artifacts_dir(ctx)),
+                "ffulab_backups_dir": str(ctx.workspace / BACKUPS_DIR),
                 "ffulab_ssh_config": str(ctx.workspace / SSH_CONFIG),
             }
         return cached[release]
