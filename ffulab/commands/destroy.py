@@ -3,8 +3,8 @@
 Records in state ``planned`` (a crash hit between recording and creating) are removed
 just like ``created`` ones; removing something already gone (libvirt: no such domain or
 network) is not an error. Any other failure stops destroy naming the resource, whose
-record stays, so a rerun tries it again. The
-workspace keeps its logs and artifacts; state, keys, disks and configs go.
+record stays, so a rerun tries it again. The workspace keeps its logs and artifacts;
+state, keys, disks, configs and the step-4 database dumps go.
 """
 
 from __future__ import annotations

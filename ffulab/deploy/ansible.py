@@ -1,9 +1,10 @@
 """Run the project's playbooks with ansible-runner: progress per task, a log per run, clear failures.
 
 Tasks on a TCG guest cost seconds each (DESIGN.md), so every run uses SSH pipelining and
-the workspace's ssh config (ControlPersist), and reports each task that ran (not those skipped). Each result
-keeps every task's duration and the ``ffulab-step: NAME SECONDS`` lines role scripts print
-(where the time goes inside one script), and counts changed tasks per host (idempotence).
+the workspace's ssh config (ControlPersist), and reports each task that ran (none that every
+host skipped). Each result keeps every task's duration and the ``ffulab-step: NAME SECONDS``
+lines role scripts print (where the time goes inside one script), and counts changed tasks per
+host (idempotence).
 """
 
 from __future__ import annotations

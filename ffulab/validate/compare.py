@@ -52,7 +52,7 @@ def compare(baseline: dict[str, Any], final: dict[str, Any]) -> dict[str, list[s
         after = check.get("results") or {}
         selected = {_plain(test) for test in check["selected"]} if "selected" in check else None
         for test, status in sorted(before.items()):
-            if not after or (selected is not None and _plain(test) not in selected):
+            if not after if selected is None else _plain(test) not in selected:
                 found["not_run"].append(test)
             elif status == "passed" and status_after(test, after) in ("failed", "missing"):
                 found["regressions"].append(test)

@@ -94,3 +94,9 @@ def test_a_check_the_final_run_did_not_run_lists_its_tests_as_not_run():
         "regressions": [],
         "not_run": [f"{TOKENS}.test_a", "tests.services.test_keystone.test_unit"],
     }
+
+
+def test_selected_tests_without_any_result_are_regressions_not_not_run():
+    before = record({f"{TOKENS}.test_a": "passed"})
+    after = record({}, selected=[f"{TOKENS}.test_a"])
+    assert compare(before, after) == {"regressions": [f"{TOKENS}.test_a"], "not_run": []}
