@@ -16,7 +16,7 @@ from ffulab.config.resolve import DEFAULT_JOB, Resolved, resolve
 from ffulab.context import Context
 from ffulab.errors import FfulabError, UsageError
 from ffulab.logs import start_log
-from ffulab.paths import current_workspace, default_workspace
+from ffulab.paths import default_workspace, lab_workspace, workspace_dir
 from ffulab.phases import PHASE_NAMES, select
 from ffulab.pipeline import run_phases, start_run
 from ffulab.plan import build_plan
@@ -24,6 +24,28 @@ from ffulab.state import State
 from ffulab.ui import console, detail, error, print_json, render_plan, render_status
 
 log = logging.getLogger("ffulab")
+
+
+class Parser(argparse.ArgumentParser):
+    """Positionals and flags in any order: ``snapshot create -w WS s1`` as well as ``create s1 -w WS``.
+
+    Plain argparse matches the positionals of a command at their first run of words: in ``create -w WS
+    s1`` it gives ``create`` to the action, nothing to the optional NAME, and then refuses ``s1``.
+    Every subcommand without a subcommand or remainder of its own (``job``, ``ssh CMD...``) therefore
+    parses intermixed: flags first, then the positionals from the words left.
+    """
+
+    _intermixing = False
+
+    def parse_known_args(self, args=None, namespace=None):  # type: ignore[override]
+        positionals = self._get_positional_actions()
+        if self._intermixing or any(a.nargs in (argparse.PARSER, argparse.REMAINDER) for a in positionals):
+            return super().parse_known_args(args, namespace)
+        self._intermixing = True  # parse_known_intermixed_args calls parse_known_args itself
+        try:
+            return self.parse_known_intermixed_args(args, namespace)
+        finally:
+            self._intermixing = False
 
 
 def _csv(values: list[str] | None) -> list[str]:
@@ -47,17 +69,14 @@ def _config_flags(parser: argparse.ArgumentParser) -> None:
 
 def _workspace_flag(parser: argparse.ArgumentParser, run: bool = False) -> None:
     default = "~/.ffulab/<lab-name>" if run else "the lab of the last 'ffulab run'"
-    parser.add_argument("-w", "--working-dir", type=Path, help=f"lab workspace (default: {default})")
+    parser.add_argument(
+        "-w", "--working-dir", type=Path, metavar="WS", help=f"lab workspace (default: {default})"
+    )
 
 
 def _existing_workspace(args: argparse.Namespace) -> Path:
     """``-w`` or the lab of the last ``ffulab run`` (``~/.ffulab/current``)."""
-    if args.working_dir:
-        return args.working_dir.resolve()
-    current = current_workspace()
-    if current is None:
-        raise UsageError("no lab given and no 'ffulab run' yet: pass -w WORKSPACE")
-    return current
+    return lab_workspace(args.working_dir)
 
 
 def _resolve(args: argparse.Namespace) -> Resolved:
@@ -83,7 +102,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             f"unknown phase(s) in --tags/--skip-tags: {exc}; phases are {', '.join(PHASE_NAMES)}"
         ) from None
     resolved = _resolve(args)
-    workspace = (args.working_dir or default_workspace(resolved.config.lab.name)).resolve()
+    workspace = workspace_dir(args.working_dir or default_workspace(resolved.config.lab.name))
     state, log_path = start_run(resolved, workspace, args.virthost, "run")
     console.print(f"lab [bold]{resolved.config.lab.name}[/] in {workspace} (log: {log_path})")
     ctx = Context(resolved=resolved, state=state, workspace=workspace, options={"virthost": args.virthost})
@@ -185,7 +204,7 @@ def cmd_lock(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="ffulab",
         description="Fast-forward-upgrade test lab for OpenStack: virtual undercloud + overcloud on libvirt.",
     )

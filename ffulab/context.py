@@ -15,6 +15,9 @@ from ffulab.config.resolve import Resolved
 from ffulab.state import State
 
 ARTIFACTS_DIR = "artifacts"
+BACKUPS_DIR = "backups"
+"""``WS/backups/<release>/<node>/``: FFU step 4's database dumps (credentials, password hashes), 0700.
+They stay with the lab; the artifacts get a copy only if a job sets settings.artifacts.publish_backups."""
 
 
 @dataclass

@@ -1,8 +1,10 @@
 """``ffulab destroy``: remove everything the lab's state records, newest first.
 
 Records in state ``planned`` (a crash hit between recording and creating) are removed
-just like ``created`` ones; removing something already gone is not an error. The
-workspace keeps its logs and artifacts; state, keys, disks and configs go.
+just like ``created`` ones; removing something already gone (libvirt: no such domain or
+network) is not an error. Any other failure stops destroy naming the resource, whose
+record stays, so a rerun tries it again. The workspace keeps its logs and artifacts;
+state, keys, disks, configs and the step-4 database dumps go.
 """
 
 from __future__ import annotations
@@ -16,11 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from ffulab.bmc.vbmc import stop_daemon
-from ffulab.errors import FfulabError
+from ffulab.errors import FfulabError, VirthostError
 from ffulab.provision import access
 from ffulab.provision.labvirt import lab_virthost
 from ffulab.state import State, StateError
-from ffulab.virthost.connection import libvirt_open
+from ffulab.virthost.connection import acting_on, libvirt_open, lookup
 
 log = logging.getLogger(__name__)
 LEFT_IN_WORKSPACE = ("logs", "artifacts")
@@ -29,30 +31,28 @@ LEFT_IN_WORKSPACE = ("logs", "artifacts")
 def _remove_domain(conn, record: dict[str, Any]) -> None:
     import libvirt
 
-    try:
-        domain = conn.lookupByName(record["name"])
-    except libvirt.libvirtError:
+    domain = lookup(conn, "domain", record["name"])
+    if domain is None:
         return
-    if domain.isActive():
-        domain.destroy()
     flags = (
         libvirt.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA
         | libvirt.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE
         | libvirt.VIR_DOMAIN_UNDEFINE_NVRAM
     )
-    domain.undefineFlags(flags)
+    with acting_on(f"domain {record['name']}"):
+        if domain.isActive():
+            domain.destroy()
+        domain.undefineFlags(flags)
 
 
 def _remove_network(conn, record: dict[str, Any]) -> None:
-    import libvirt
-
-    try:
-        network = conn.networkLookupByName(record["name"])
-    except libvirt.libvirtError:
+    network = lookup(conn, "network", record["name"])
+    if network is None:
         return
-    if network.isActive():
-        network.destroy()
-    network.undefine()
+    with acting_on(f"network {record['name']}"):
+        if network.isActive():
+            network.destroy()
+        network.undefine()
 
 
 def _remove_file(conn, record: dict[str, Any]) -> None:
@@ -102,7 +102,13 @@ def destroy(workspace: Path, progress: Callable[[str], None] = print) -> list[st
                 raise FfulabError(
                     f"{workspace}: {record['kind']} {record['name']} is recorded but no virthost is"
                 )
-            REMOVERS[record["kind"]](conn, record)
+            try:
+                REMOVERS[record["kind"]](conn, record)
+            except (VirthostError, OSError) as exc:
+                raise FfulabError(
+                    f"{workspace}: could not remove {record['kind']} {record['name']}: {exc}; it stays "
+                    f"recorded (with everything older): fix that, then 'ffulab destroy -w {workspace}' again"
+                ) from exc
             state.forget(record["kind"], record["name"])
             removed.append(f"{record['kind']} {record['name']}")
             progress(f"removed {record['kind']} {record['name']}")

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from ffulab.config.resolve import DEFAULT_JOB
+from ffulab.paths import directory
 from ffulab.ui import console, print_json
 
 
@@ -43,7 +44,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     from ffulab.job.listing import list_jobs
     from ffulab.job.zuul import export_zuul
 
-    for path in export_zuul(args.zuul, list_jobs(), label=args.label, project=args.project):
+    target = directory(args.zuul, "--zuul DIR")
+    for path in export_zuul(target, list_jobs(), label=args.label, project=args.project):
         console.print(f"wrote {path}", markup=False)
     return 0
 
@@ -71,7 +73,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=DEFAULT_JOB,
         help=f"job name (see 'ffulab job list') or file (default: {DEFAULT_JOB})",
     )
-    run.add_argument("-w", "--working-dir", type=Path, help="lab workspace (default: ~/.ffulab/<job>)")
+    run.add_argument(
+        "-w", "--working-dir", type=Path, metavar="WS", help="lab workspace (default: ~/.ffulab/<job>)"
+    )
     run.add_argument("--artifacts", type=Path, metavar="DIR", help="default: <workspace>/artifacts")
     run.add_argument("--keep", action="store_true", help="keep the lab afterwards")
     run.add_argument("--keep-on-failure", action="store_true", help="keep the lab if the job fails")

@@ -11,9 +11,8 @@ import argparse
 import logging
 from pathlib import Path
 
-from ffulab.errors import UsageError
 from ffulab.logs import start_log
-from ffulab.paths import current_workspace
+from ffulab.paths import lab_workspace
 from ffulab.ui import console, phase_progress, print_json
 
 
@@ -21,7 +20,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``validate`` subcommand to the CLI's subparsers."""
     parser = sub.add_parser("validate", help="Tempest + service checks, JUnit into the workspace artifacts")
     parser.add_argument(
-        "-w", "--working-dir", type=Path, help="lab workspace (default: the lab of the last 'ffulab run')"
+        "-w",
+        "--working-dir",
+        type=Path,
+        metavar="WS",
+        help="lab workspace (default: the lab of the last 'ffulab run')",
     )
     parser.add_argument("--tempest-regex", metavar="RE", help="the Tempest tests to run (default: the job's)")
     parser.add_argument("--json", action="store_true", help="print the recorded result as JSON")
@@ -32,9 +35,7 @@ def command(args: argparse.Namespace) -> int:
     from ffulab.validate import ValidationFailed, validate
     from ffulab.validate.validation import summary
 
-    workspace = args.working_dir.resolve() if args.working_dir else current_workspace()
-    if workspace is None:
-        raise UsageError("no lab given and no 'ffulab run' yet: pass -w WORKSPACE")
+    workspace = lab_workspace(args.working_dir)
     log = start_log(workspace, "validate")
     try:
         if args.json:  # stdout carries the JSON alone; progress goes to the log

@@ -131,6 +131,13 @@ class DeploySettings(_Strict):
     )
 
 
+class ArtifactsSettings(_Strict):
+    publish_backups: bool = Field(
+        False,
+        description="copy FFU step 4's database dumps (credentials, password hashes) into the artifacts",
+    )
+
+
 class Settings(_Strict):
     """Knobs of the lab itself rather than of what it deploys."""
 
@@ -139,6 +146,7 @@ class Settings(_Strict):
     snapshots: SnapshotSettings = Field(default_factory=SnapshotSettings)
     ffu: FfuSettings = Field(default_factory=FfuSettings)
     deploy: DeploySettings = Field(default_factory=DeploySettings)
+    artifacts: ArtifactsSettings = Field(default_factory=ArtifactsSettings)
 
 
 class LabConfig(_Strict):

@@ -1,9 +1,10 @@
 """Run the project's playbooks with ansible-runner: progress per task, a log per run, clear failures.
 
 Tasks on a TCG guest cost seconds each (DESIGN.md), so every run uses SSH pipelining and
-the workspace's ssh config (ControlPersist), and reports each task as it starts. Each result
-keeps every task's duration and the ``ffulab-step: NAME SECONDS`` lines role scripts print
-(where the time goes inside one script), and counts changed tasks per host (idempotence).
+the workspace's ssh config (ControlPersist), and reports each task that ran (none that every
+host skipped). Each result keeps every task's duration and the ``ffulab-step: NAME SECONDS``
+lines role scripts print (where the time goes inside one script), and counts changed tasks per
+host (idempotence).
 """
 
 from __future__ import annotations
@@ -36,6 +37,12 @@ ANSIBLE_ENV = {
     # `ffulab destroy` closes; Ansible's own masters outlived a destroyed lab and held its netns
     "ANSIBLE_SSH_ARGS": "",
 }
+
+RAN = frozenset({"runner_on_ok", "runner_on_failed", "runner_item_on_ok", "runner_item_on_failed"})
+"""The events that show a task ran on a host. A task is shown at the first of them, never at its start:
+Ansible announces a task (``playbook_on_task_start``, and ``runner_on_start`` per host) before it
+evaluates the task's ``when``, so a step's playbook would list every other step's tasks as they are
+skipped. An include is shown when it includes, before the tasks it brings."""
 
 STEP_LINE = re.compile(r"^ffulab-step: (?P<name>.+) (?P<seconds>[0-9]+(?:\.[0-9]+)?)\r?$", re.MULTILINE)
 """What a role script prints for a timed step (roles/common/files/ffulab-lib.sh: ffulab_step)."""
@@ -155,6 +162,7 @@ def run_playbook(
     logs.mkdir(parents=True, exist_ok=True)
     ident = f"{time.strftime('%Y%m%d-%H%M%S')}-{label}"
     result = PlaybookResult(playbook, "running", 0.0, logs / ident / "stdout")
+    shown: set[str] = set()
 
     def on_event(event: dict[str, Any]) -> bool:
         data = event.get("event_data", {})
@@ -164,9 +172,10 @@ def run_playbook(
         if kind in ("runner_on_ok", "runner_on_failed") and isinstance(res.get("stdout"), str):
             output = {"host": host, "role": data.get("role") or "", "task": task, "stdout": res["stdout"]}
             result.outputs.append(output)
-        if kind == "playbook_on_task_start":
-            progress(f"{label}: {data.get('task')}")
-        elif kind == "runner_on_ok":
+        if kind in RAN and (key := data.get("task_uuid") or f"{data.get('role')}/{task}") not in shown:
+            shown.add(key)
+            progress(f"{label}: {task}")
+        if kind == "runner_on_ok":
             result.tasks.append(
                 {
                     "host": host,

@@ -13,11 +13,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ffulab.context import BACKUPS_DIR
 from ffulab.job.collect import collect_logs
 from ffulab.job.junit import write_junit
 from ffulab.job.report_html import write_report
 from ffulab.job.summary import build_summary
-from ffulab.state import State
+from ffulab.state import LabState, State
 
 SUMMARY_FILE = "summary.json"
 VALIDATE_DIR = "validate"
@@ -41,6 +42,20 @@ def gather_junit(summary: dict[str, Any], workspace: Path, artifacts: Path) -> N
                 check["junit"] = target.relative_to(artifacts).as_posix()
 
 
+def publish_backups(
+    workspace: Path, state: LabState, artifacts: Path, progress: Callable[[str], None]
+) -> None:
+    """Copy ``WS/backups`` into ``artifacts/backups`` only when the job set
+    ``settings.artifacts.publish_backups``: the dumps hold credentials and password hashes, and the
+    artifacts are what CI publishes."""
+    settings = ((state.config or {}).get("config") or {}).get("settings") or {}
+    source = workspace / BACKUPS_DIR
+    if not (settings.get("artifacts") or {}).get("publish_backups") or not source.is_dir():
+        return
+    shutil.copytree(source, artifacts / BACKUPS_DIR, dirs_exist_ok=True)
+    progress(f"database backups published in {artifacts / BACKUPS_DIR} (settings.artifacts.publish_backups)")
+
+
 def write_artifacts(
     workspace: Path,
     state: State,
@@ -53,6 +68,7 @@ def write_artifacts(
     summary = build_summary(state.data, error)
     gather_junit(summary, workspace, artifacts)
     collect_logs(workspace, state.data, artifacts, progress)
+    publish_backups(workspace, state.data, artifacts, progress)
     (artifacts / SUMMARY_FILE).write_text(json.dumps(summary, indent=2) + "\n")
     write_junit(summary, artifacts)
     report = write_report(summary, artifacts)

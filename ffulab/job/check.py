@@ -33,6 +33,7 @@ SUMMARY_FIELDS = (
     "validation",
     "resources",
     "regressions",
+    "not_run",
     "counts",
 )
 BROWSERS = ("chromium", "chromium-browser", "google-chrome")

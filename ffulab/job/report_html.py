@@ -34,11 +34,14 @@ def test_table(summary: dict[str, Any], kind: str) -> list[dict[str, Any]]:
         if kind in record["checks"]
     }
     regressed = set(summary["regressions"])
+    not_run = set(summary.get("not_run") or [])
     rows = [
         {
             "test": test,
             "baseline": runs.get("baseline", {}).get(test, "-" if "baseline" not in runs else "missing"),
-            "final": runs.get("final", {}).get(test, "-" if "final" not in runs else "missing"),
+            "final": runs.get("final", {}).get(
+                test, "-" if "final" not in runs else "not run" if test in not_run else "missing"
+            ),
             "regression": test in regressed,
         }
         for test in sorted({test for results in runs.values() for test in results})

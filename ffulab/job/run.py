@@ -18,7 +18,7 @@ from ffulab.context import Context, artifacts_dir
 from ffulab.errors import FfulabError, PhaseError, UsageError
 from ffulab.job.artifacts import write_artifacts
 from ffulab.job.report_html import REPORT_FILE
-from ffulab.paths import default_workspace
+from ffulab.paths import default_workspace, directory, workspace_dir
 from ffulab.phases import PHASE_NAMES
 from ffulab.pipeline import run_phases, start_run
 from ffulab.state import State
@@ -50,7 +50,7 @@ def _detail(line: str) -> None:
 
 def fresh_workspace(run: JobRun, job: str, lab: str) -> Path:
     """``-w`` or ``~/.ffulab/<job>``; a job never reuses a lab another run left there."""
-    workspace = (run.workspace or default_workspace(job)).resolve()
+    workspace = workspace_dir(run.workspace or default_workspace(job))
     if State.exists(workspace):
         raise UsageError(
             f"{workspace} already holds a lab ({lab}): a job runs on a fresh lab; "
@@ -86,8 +86,9 @@ def run_job(run: JobRun) -> int:
     resolved = resolve(job=run.job, extra_vars=run.extra_vars)
     name = resolved.config.job.name if resolved.config.job else run.job
     workspace = fresh_workspace(run, name, resolved.config.lab.name)
+    artifacts_option = directory(run.artifacts, "--artifacts") if run.artifacts else None
     state, log_path = start_run(resolved, workspace, run.virthost, "job")
-    options = {"virthost": run.virthost, "artifacts": run.artifacts.resolve() if run.artifacts else None}
+    options = {"virthost": run.virthost, "artifacts": artifacts_option}
     ctx = Context(resolved=resolved, state=state, workspace=workspace, options=options)
     artifacts = artifacts_dir(ctx)
     _say(f"job {name}: lab {resolved.config.lab.name} in {workspace} (log: {log_path})")

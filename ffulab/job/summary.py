@@ -13,7 +13,6 @@ from ffulab.catalog import FFU_STEPS
 from ffulab.ffu.positions import is_final, positions
 from ffulab.phases import PHASE_NAMES
 from ffulab.state import LabState, PhaseRecord, StepRecord, Versions
-from ffulab.validate.compare import regressions as compare_regressions
 
 FORMAT = 1
 REPORT_PHASE = "report"
@@ -34,6 +33,14 @@ def outcome(status: str | None) -> str:
     if word in SKIPPED:
         return "skipped"
     return "failed" if word in FAILED else word or "missing"
+
+
+def _compared(baseline: dict[str, Any], final: dict[str, Any]) -> dict[str, list[str]]:
+    """Validation's own comparison: ``regressions`` (passed at the baseline, failed or, selected, without
+    a result after the FFU) and ``not_run`` (baseline tests the final run did not select: not compared)."""
+    from ffulab.validate.compare import compare
+
+    return compare(baseline, final)
 
 
 def _phases(state: LabState) -> list[dict[str, Any]]:
@@ -152,11 +159,12 @@ def build_summary(state: LabState, error: str | None = None) -> dict[str, Any]:
     steps = _ffu_steps(state)
     validation = _validation(state)
     validate = state.validations
-    regressions = (
-        list(compare_regressions(validate["baseline"], validate["final"]))
+    compared = (
+        _compared(validate["baseline"], validate["final"])
         if validate.get("baseline") and validate.get("final")
-        else []
+        else {"regressions": [], "not_run": []}
     )
+    regressions = compared["regressions"]
     resources = _resources(state)
     verified = resources["verified"] or {}
     reasons = failure_reasons(phases, steps, validation, regressions, verified, error)
@@ -187,6 +195,7 @@ def build_summary(state: LabState, error: str | None = None) -> dict[str, Any]:
         "validation": validation,
         "resources": resources,
         "regressions": regressions,
+        "not_run": compared["not_run"],
         "counts": {
             "phases": _count(phases),
             "ffu_steps": _count(steps),
@@ -201,5 +210,6 @@ def build_summary(state: LabState, error: str | None = None) -> dict[str, Any]:
                 "failed": len(verified.get("failed") or []),
             },
             "regressions": len(regressions),
+            "not_run": len(compared["not_run"]),
         },
     }

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from ffulab.context import artifacts_dir
+from ffulab.context import BACKUPS_DIR, artifacts_dir
 from ffulab.deploy.ansible import PlaybookResult, run_playbook
 from ffulab.deploy.extravars import deploy_extravars
 from ffulab.deploy.resources import verify_if_created
@@ -49,7 +49,7 @@ def build_plan(ctx: Context) -> FfuPlan:
             cached[release] = {
                 **deploy_extravars(ctx, release),
                 "ffu_services": ffu_services,
-                "ffulab_artifacts_dir": str(artifacts_dir(ctx)),
+                "ffulab_backups_dir": str(ctx.workspace / BACKUPS_DIR),
                 "ffulab_ssh_config": str(ctx.workspace / SSH_CONFIG),
             }
         return cached[release]

@@ -17,7 +17,7 @@ from ffulab.provision import access
 from ffulab.provision.labvirt import existing_subnets, lab_virthost, routed_subnets
 from ffulab.provision.layout import Layout, allocate_subnets, build_layout, lab_id_for
 from ffulab.provision.xml import domain_xml, network_xml
-from ffulab.virthost.connection import libvirt_open
+from ffulab.virthost.connection import libvirt_open, lookup
 
 ALLOCATION_LOCK = Path("/run/lock/ffulab-allocation.lock")
 
@@ -35,13 +35,10 @@ def _layout(ctx: Context, conn, virthost) -> Layout:
 
 
 def _ensure_networks(ctx: Context, conn, layout: Layout) -> None:
-    import libvirt
-
     for network in layout.networks.values():
         with ctx.state.creating("network", network.libvirt_name, bridge=network.bridge, cidr=network.cidr):
-            try:
-                net = conn.networkLookupByName(network.libvirt_name)
-            except libvirt.libvirtError:
+            net = lookup(conn, "network", network.libvirt_name)
+            if net is None:
                 ctx.progress(f"network {network.libvirt_name} ({network.cidr}, bridge {network.bridge})")
                 net = conn.networkDefineXML(network_xml(network, layout.nodes))
             if not net.isActive():
@@ -70,8 +67,6 @@ def _ensure_overlay(ctx: Context, base: Path, path: Path, size_gib: int) -> None
 
 
 def _ensure_domains(ctx: Context, conn, layout: Layout) -> None:
-    import libvirt
-
     image = ctx.state.data.image
     if not image:
         raise FfulabError("no guest image recorded in the lab state: run the 'image' phase first (-t image)")
@@ -83,9 +78,8 @@ def _ensure_domains(ctx: Context, conn, layout: Layout) -> None:
         console_log = ctx.workspace / "logs" / "console" / f"{node.name}.log"
         console_log.parent.mkdir(parents=True, exist_ok=True)
         with ctx.state.creating("domain", node.domain, node=node.name):
-            try:
-                domain = conn.lookupByName(node.domain)
-            except libvirt.libvirtError:
+            domain = lookup(conn, "domain", node.domain)
+            if domain is None:
                 ctx.progress(f"define {node.domain} ({node.memory} MiB, {node.vcpus} vCPU, {virt_type})")
                 xml = domain_xml(
                     node,

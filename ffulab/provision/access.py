@@ -8,6 +8,7 @@ undercloud as jump host, so ``ssh -F WS/ssh.config.ansible undercloud`` works as
 from __future__ import annotations
 
 import os
+import stat
 import subprocess
 import time
 from pathlib import Path
@@ -21,6 +22,42 @@ from ffulab.provision.layout import Layout
 KEY_FILE = "id_ed25519"
 SSH_CONFIG = "ssh.config.ansible"
 INVENTORY = "inventory.yml"
+RUN_USER = Path("/run/user")
+"""Where systemd-logind keeps each user's private runtime directory (``/run/user/<uid>``, 0700)."""
+SOCKET_PATH_MAX = 107 - 17
+"""A unix socket path holds 107 bytes (sun_path, and a NUL); ssh binds ``<ControlPath>.<16 random
+characters>`` first, then renames it."""
+
+
+def _private(directory: Path) -> bool:
+    """A real directory of this user that nobody else may enter or write."""
+    try:
+        info = directory.lstat()
+    except OSError:
+        return False
+    return stat.S_ISDIR(info.st_mode) and info.st_uid == os.geteuid() and not info.st_mode & 0o077
+
+
+def control_dir() -> Path:
+    """Where the lab's SSH ControlMaster sockets live: ``ffulab/`` in the user's runtime directory
+    (``$XDG_RUNTIME_DIR``, else ``/run/user/<uid>``, when private), else ``~/.ffulab/.cm``; 0700.
+
+    Never a shared directory such as /tmp: whoever can create a socket of the expected name there
+    gets the lab's SSH sessions, and with them root on every node.
+    """
+    runtimes = [os.environ.get("XDG_RUNTIME_DIR") or "", str(RUN_USER / str(os.geteuid()))]
+    private = [Path(path) for path in runtimes if path and Path(path).is_absolute() and _private(Path(path))]
+    directory = private[0] / "ffulab" if private else Path.home() / ".ffulab" / ".cm"
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    info = directory.lstat()
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid():
+        raise FfulabError(
+            f"{directory}: the SSH control directory must be a directory of uid {os.geteuid()} "
+            "that nobody else can write; remove it and run again"
+        )
+    if info.st_mode & 0o077:
+        os.chmod(directory, 0o700)
+    return directory
 
 
 def ensure_key(workspace: Path, comment: str) -> Path:
@@ -44,6 +81,13 @@ def _write_private(path: Path, text: str) -> None:
 def write_ssh_config(workspace: Path, layout: Layout, proxy_command: str | None) -> Path:
     """``ssh.config.ansible``: undercloud via the virthost, overcloud via the undercloud."""
     key = workspace / KEY_FILE
+    control = control_dir() / f"{layout.lab_id[-6:]}-%h"  # the lab's hash, the node's address (HostName)
+    longest = max(len(str(control).replace("%h", node.ctlplane_ip).encode()) for node in layout.nodes)
+    if longest > SOCKET_PATH_MAX:
+        raise FfulabError(
+            f"{control}: the SSH control sockets' paths would be {longest} bytes, more than a unix socket "
+            f"takes ({SOCKET_PATH_MAX} with ssh's suffix): set XDG_RUNTIME_DIR to a short private directory"
+        )
     common = [
         "    User root",
         f"    IdentityFile {key}",
@@ -53,7 +97,7 @@ def write_ssh_config(workspace: Path, layout: Layout, proxy_command: str | None)
         "    LogLevel ERROR",
         "    ServerAliveInterval 15",
         "    ControlMaster auto",
-        f"    ControlPath /tmp/ffulab-{layout.lab_id[-6:]}-%C",
+        f"    ControlPath {control}",
         "    ControlPersist 5m",
     ]
     lines = [f"# ssh config of lab {layout.lab_id}, written by ffulab"]

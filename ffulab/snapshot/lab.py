@@ -21,7 +21,7 @@ from ffulab.provision.labvirt import lab_virthost
 from ffulab.provision.layout import Layout
 from ffulab.snapshot import domains, records, usable
 from ffulab.state import State
-from ffulab.virthost.connection import libvirt_open
+from ffulab.virthost.connection import libvirt_open, lookup
 
 log = logging.getLogger(__name__)
 
@@ -60,14 +60,7 @@ def _lab(state: State):
     layout = Layout.from_dict(state.data.layout)
     virthost = lab_virthost(state)
     with libvirt_open(virthost.uri) as conn:
-        import libvirt
-
-        found = {}
-        for node in layout.nodes:
-            try:
-                found[node.name] = conn.lookupByName(node.domain)
-            except libvirt.libvirtError:
-                found[node.name] = None
+        found = {node.name: lookup(conn, "domain", node.domain) for node in layout.nodes}
         yield virthost, layout, found
 
 

@@ -1,6 +1,6 @@
 """Make a reverted lab usable at once: fresh SSH, guest clocks stepped to the host's, stale neighbours gone.
 
-After a revert, the SSH ControlMaster connections (``/tmp/ffulab-<id>-*``) talk to a TCP
+After a revert, the SSH ControlMaster connections (``provision.access.control_dir()``) talk to a TCP
 state the guests no longer have: they are closed first, or the next command hangs until
 ServerAlive gives up. The guest clocks are behind by the time since the snapshot (they stop
 while a guest is paused, too): each is stepped to the host's time over SSH. The guests have no

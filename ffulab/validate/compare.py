@@ -30,21 +30,35 @@ def status_after(test: str, results: dict[str, str]) -> str:
     return "missing"
 
 
-def regressions(baseline: dict[str, Any], final: dict[str, Any]) -> list[str]:
-    """Tests that passed at the baseline and failed (or did not run at all) in the final validation.
+def _plain(test: str) -> str:
+    """A Tempest id without its attributes (``test_x[id-...,smoke]`` -> ``test_x``), as stestr lists it."""
+    return test.split("[", 1)[0]
 
-    A test skipped after the FFU is not a regression: the deployed release decides some of Tempest's
-    feature flags, so a test may rightly stop applying.
+
+def compare(baseline: dict[str, Any], final: dict[str, Any]) -> dict[str, list[str]]:
+    """The tests of the baseline, as the final validation saw them: ``regressions`` and ``not_run``.
+
+    Only tests run both times are compared. A test the final run did not select (Tempest records what its
+    regex selected; another ``--tempest-regex``) or whose check it did not run at all is ``not run``, not
+    a regression. A selected test that passed at the baseline and failed, or has no result at all
+    (Tempest died half way; its class could not be set up), is a regression. A test skipped after the
+    FFU is not: the deployed release decides some of Tempest's feature flags, so a test may rightly
+    stop applying.
     """
-    found: list[str] = []
+    found: dict[str, list[str]] = {"regressions": [], "not_run": []}
     for kind in KINDS:
         before = (baseline.get(kind) or {}).get("results") or {}
-        after = (final.get(kind) or {}).get("results") or {}
-        if not before or not after:
-            continue
-        found += [
-            test
-            for test, status in sorted(before.items())
-            if status == "passed" and status_after(test, after) in ("failed", "missing")
-        ]
+        check = final.get(kind) or {}
+        after = check.get("results") or {}
+        selected = {_plain(test) for test in check["selected"]} if "selected" in check else None
+        for test, status in sorted(before.items()):
+            if not after if selected is None else _plain(test) not in selected:
+                found["not_run"].append(test)
+            elif status == "passed" and status_after(test, after) in ("failed", "missing"):
+                found["regressions"].append(test)
     return found
+
+
+def regressions(baseline: dict[str, Any], final: dict[str, Any]) -> list[str]:
+    """Tests that passed at the baseline and failed (or, selected, did not run) in the final validation."""
+    return compare(baseline, final)["regressions"]

@@ -69,11 +69,12 @@ def run_tempest(
     concurrency: int,
     progress: Callable[[str], None],
     timeout: float = 7200,
-) -> int:
+) -> list[str]:
     """Run the tests ``regex`` selects in ``netns``; write ``junit`` and, beside it, ``tempest.subunit``.
 
-    Return how many tests were selected. Failing tests are not an error here (the JUnit says which);
-    a regex selecting nothing, or stestr not producing results, is.
+    Return the ids of the tests selected (the final validation is compared with the baseline on those).
+    Failing tests are not an error here (the JUnit says which); a regex selecting nothing, or stestr
+    not producing results, is.
     """
     env = prepare(work, venv, conf_text)
     python = str(venv.python)
@@ -104,4 +105,4 @@ def run_tempest(
         subprocess.run([str(venv.script("subunit2junitxml"))], stdin=stream_in, stdout=out, check=False)
     if junit.stat().st_size == 0:
         raise TempestError(f"tempest: no results (stestr wrote no subunit stream in {work})")
-    return len(selected)
+    return selected

@@ -6,7 +6,9 @@
 
     {"baseline": R, "final": R}
     R = {"release", "ok", "tempest": C, "services": C}   (a check the job does not run: None)
+        + "not_run": [test_id] in a final R: the baseline's tests this run did not select (not compared)
     C = {"passed", "failed", "skipped", "seconds", "junit", "results": {test_id: status}}
+        + "selected": [test_id] for Tempest: what its regex selected
 
 then fails (exit 1) when a test failed, once everything is written.
 """
@@ -28,7 +30,7 @@ from ffulab.paths import data_root
 from ffulab.proc import redact
 from ffulab.state import State
 from ffulab.validate import junit
-from ffulab.validate.compare import regressions
+from ffulab.validate.compare import compare
 from ffulab.validate.services import run_services
 from ffulab.validate.tempest_conf import render, tempest_settings
 from ffulab.validate.tempest_run import run_tempest
@@ -79,6 +81,8 @@ def summary(result: dict[str, Any]) -> str:
                 f"{kind} {check['passed']} passed, {check['failed']} failed, {check['skipped']} skipped "
                 f"({check['seconds']:.0f} s)"
             )
+    if result.get("not_run"):
+        parts.append(f"{len(result['not_run'])} test(s) of the baseline not run (not selected: not compared)")
     return "; ".join(parts) or "nothing to check"
 
 
@@ -127,7 +131,7 @@ def _tempest(state: State, resolved: Resolved, regex: str, out: Path, progress: 
     netns = (state.data.virthost or {}).get("netns")
     path = out / "junit-tempest.xml"
     started = time.monotonic()
-    run_tempest(
+    selected = run_tempest(
         venv, render(settings), work, regex, path,
         netns=netns, concurrency=spec.concurrency, progress=progress,
     )  # fmt: skip
@@ -135,7 +139,7 @@ def _tempest(state: State, resolved: Resolved, regex: str, out: Path, progress: 
     log = work / "tempest.log"
     if log.is_file():  # for CI, without the admin password
         (out / "tempest.log").write_text(redact(log.read_text(errors="replace"), [credentials.password]))
-    return {**_counts(path), "seconds": seconds, "junit": str(path)}
+    return {**_counts(path), "seconds": seconds, "junit": str(path), "selected": selected}
 
 
 def _services(state: State, out: Path, progress: Progress) -> dict[str, Any]:
@@ -222,11 +226,14 @@ def validate(
         if not check["passed"] and not check["failed"]
     ]
     result["ok"] = all(check["failed"] == 0 for check in checks.values()) and not result["problems"]
+    baseline = state.data.validations.get("baseline")
+    compared = compare(baseline, result) if label == "final" and baseline else {}
+    regressed = compared.get("regressions", [])
+    if compared:
+        result["not_run"] = compared["not_run"]
     state.data.validations[label] = result
     state.save()
     progress(f"{label} at {result['release']}: {summary(result)}")
-    baseline = state.data.validations.get("baseline")
-    regressed = regressions(baseline, result) if label == "final" and baseline else []
     for test in regressed:
         progress(f"regression: {test} passed at the baseline")
     if not result["ok"] or regressed:

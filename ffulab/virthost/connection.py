@@ -45,6 +45,39 @@ def libvirt_open(uri: str, readonly: bool = False) -> Iterator[libvirt.virConnec
         conn.close()
 
 
+LOOKUPS = {
+    # kind: (the connection's lookup method, libvirt's error code for "there is no such object")
+    "domain": ("lookupByName", "VIR_ERR_NO_DOMAIN"),
+    "network": ("networkLookupByName", "VIR_ERR_NO_NETWORK"),
+}
+
+
+def lookup(conn: libvirt.virConnect, kind: str, name: str):
+    """The lab's ``kind`` (domain, network) called ``name``, or None when libvirt says there is none.
+
+    Only libvirt's "no such domain / network" means absent: any other error (libvirtd gone, permission,
+    a timeout) raises a VirthostError naming the object, so nothing is taken for gone that may still be there.
+    """
+    libvirt = _libvirt()
+    method, missing = LOOKUPS[kind]
+    try:
+        return getattr(conn, method)(name)
+    except libvirt.libvirtError as exc:
+        if exc.get_error_code() == getattr(libvirt, missing):
+            return None
+        raise VirthostError(f"{kind} {name}: libvirt cannot say whether it exists: {exc}") from exc
+
+
+@contextmanager
+def acting_on(what: str) -> Iterator[None]:
+    """A libvirt error inside the block becomes a VirthostError naming ``what`` (``domain NAME``)."""
+    libvirt = _libvirt()
+    try:
+        yield
+    except libvirt.libvirtError as exc:
+        raise VirthostError(f"{what}: {exc}") from exc
+
+
 def dotted_version(version: int) -> str:
     """libvirt's version numbers as people write them: 9000000 -> '9.0.0'."""
     return f"{version // 1_000_000}.{version // 1000 % 1000}.{version % 1000}"

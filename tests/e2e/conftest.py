@@ -10,10 +10,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from tier_prerequisites import require
 
 from ffulab.config.resolve import DEFAULT_JOB
 
 JOB_TIMEOUT = 2 * 3600
+TOOLS = ("mmdebstrap", "mkfs.ext4", "qemu-img", "qemu-system-x86_64", "ssh", "ssh-keygen", "socat", "ip")
+"""What the default job calls on the virthost (scripts/bootstrap installs them)."""
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Asked for (CI, tox -e e2e), the tier fails here when root or a tool is missing."""
+    require("e2e", TOOLS)
 
 
 @dataclass

@@ -5,6 +5,18 @@ from __future__ import annotations
 import os
 
 import pytest
+from tier_prerequisites import require
+
+TOOLS = (
+    "mmdebstrap", "unshare", "chroot", "tar", "zstd",  # test_artifacts.py
+    "mkfs.ext4", "qemu-img", "qemu-system-x86_64", "ssh", "ssh-keygen",  # test_image.py, the labs
+    "socat", "ip",  # the sandbox virthost
+)  # fmt: skip
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Asked for (CI, tox -e functional), the tier fails here when root or a tool is missing."""
+    require("functional", TOOLS)
 
 
 @pytest.fixture(scope="session", autouse=True)

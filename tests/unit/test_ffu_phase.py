@@ -57,7 +57,8 @@ def test_the_plan_follows_the_lab(ctx: Context):
     variables = plan.extravars("2025.1")
     assert variables["release"] == "2025.1" and variables["versions"]["keystone"] == "27.1.0"
     assert set(variables["ffu_services"]) == {"keystone", "haproxy", "chrony", "mariadb"}
-    assert variables["ffulab_artifacts_dir"] == str(ctx.workspace / "artifacts")
+    assert variables["ffulab_backups_dir"] == str(ctx.workspace / "backups"), "step 4's dumps stay in the lab"
+    assert not any("artifacts" in str(value) for value in variables.values()), "nothing goes to the artifacts"
 
 
 def test_a_run_records_before_after_downtime_and_every_step(ctx: Context, monkeypatch):

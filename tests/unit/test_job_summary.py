@@ -72,3 +72,14 @@ def test_a_run_that_skipped_phases_does_not_pass(tmp_path):
     summary = summary_of(state)
     assert summary["result"] == "fail"
     assert summary["reasons"] == ["incomplete: ffu, validate not run"]
+
+
+def test_a_baseline_test_the_final_run_did_not_select_is_not_run_not_a_regression(tmp_path):
+    state = fake_state(tmp_path)
+    final = state["validate"]["final"]["tempest"]
+    final["results"] = {test: status for test, status in final["results"].items() if test != TEMPEST[1]}
+    final["selected"] = list(final["results"])
+    summary = summary_of(state)
+    assert summary["regressions"] == [] and summary["result"] == "pass", summary["reasons"]
+    assert summary["not_run"] == [TEMPEST[1]]
+    assert summary["counts"]["not_run"] == 1

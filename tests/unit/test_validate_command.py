@@ -74,7 +74,7 @@ def test_json_prints_the_result_alone_even_when_it_fails(tmp_path, calls, capsys
 
 
 def test_no_lab_is_bad_usage(monkeypatch):
-    monkeypatch.setattr(command, "current_workspace", lambda: None)
+    monkeypatch.setattr("ffulab.paths.current_workspace", lambda: None)
     args = parse()
     with pytest.raises(UsageError, match="pass -w WORKSPACE"):
         args.func(args)

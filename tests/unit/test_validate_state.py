@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -57,9 +58,11 @@ class Fakes:
         return TempestVenv(Path("/nonexistent"), version, "k" * 64, False, 0.0)
 
     def run_tempest(self, venv, conf_text, work, regex, path, *, netns, concurrency, progress):
+        """Like stestr: the regex selects among every test the fake Tempest has."""
         self.calls.append({"conf": conf_text, "work": work, "regex": regex, "netns": netns})
-        junit(path, self.tempest)
-        return len(self.tempest)
+        selected = {test: status for test, status in self.tempest.items() if re.search(regex, test)}
+        junit(path, selected)
+        return list(selected)
 
     def run_services(self, workspace, path, nodes, progress):
         self.calls.append({"services": workspace, "nodes": nodes})
@@ -102,7 +105,8 @@ def test_a_passing_baseline_is_recorded_with_its_junit_files(tmp_path, fakes):
     assert tempest["junit"] == str(out / "junit-tempest.xml") and (out / "junit-tempest.xml").is_file()
     assert result["services"]["junit"] == str(out / "junit-services.xml")
     assert result["services"]["results"] == SERVICES
-    assert set(tempest) == {"passed", "failed", "skipped", "seconds", "junit", "results"}
+    assert set(tempest) == {"passed", "failed", "skipped", "seconds", "junit", "results", "selected"}
+    assert tempest["selected"] == list(PASSING)
 
 
 def test_tempest_gets_the_pin_the_job_regex_and_a_private_run_dir(tmp_path, fakes):
@@ -205,3 +209,37 @@ def test_the_phases_record_into_the_pipelines_own_state(tmp_path, fakes):
     phase.run(ctx)
     ctx.state.mark_phase("validate", "done")
     assert set(State.load(tmp_path).data.validations) == {"baseline", "final"}
+
+
+def test_a_narrower_regex_after_the_ffu_compares_only_the_tests_run_both_times(tmp_path, fakes):
+    """Baseline with the job's regex, then ``ffulab validate --tempest-regex`` selecting one test of it:
+    the other one is not run, not a regression, and the validation passes saying so."""
+    make_lab(tmp_path)
+    validate(tmp_path, regex="^tempest", progress=lambda line: None)
+    state = State.load(tmp_path)
+    state.data.overcloud.release = "2025.2"
+    state.save()
+    lines: list[str] = []
+    result = validate(tmp_path, regex=r"test_create_token$", progress=lines.append)
+    assert result["ok"] is True
+    assert result["tempest"]["results"] == {f"{TOKENS}.test_create_token": "passed"}
+    assert result["not_run"] == [f"{TOKENS}.test_validate_token"]
+    assert State.load(tmp_path).data.validations["final"]["not_run"] == [f"{TOKENS}.test_validate_token"]
+    assert not any("regression" in line for line in lines), lines
+    assert any("1 test(s) of the baseline not run" in line for line in lines), lines
+    assert "1 test(s) of the baseline not run" in module.summary(result)
+
+
+def test_a_failure_with_a_narrower_regex_names_the_failure_and_the_tests_not_run(tmp_path, fakes):
+    make_lab(tmp_path)
+    validate(tmp_path, regex="^tempest", progress=lambda line: None)
+    state = State.load(tmp_path)
+    state.data.overcloud.release = "2025.2"
+    state.save()
+    fakes.tempest = {**PASSING, f"{TOKENS}.test_create_token": "failed"}
+    with pytest.raises(ValidationFailed) as raised:
+        validate(tmp_path, regex=r"test_create_token$", progress=lambda line: None)
+    message = str(raised.value)
+    assert f"regression (passed at the baseline): {TOKENS}.test_create_token" in message
+    assert f"regression (passed at the baseline): {TOKENS}.test_validate_token" not in message
+    assert "1 test(s) of the baseline not run" in message
