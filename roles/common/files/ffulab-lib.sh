@@ -183,3 +183,121 @@ ffulab_upgrade_check() {
             ;;
     esac
 }
+
+# ffulab_wsgi_unit NAME USER VENV MODULE PORT WORKERS TIMEOUT: the systemd unit NAME.service serving the
+# WSGI application MODULE:application (a file in /usr/local/lib/ffulab) with the venv's gunicorn on
+# 127.0.0.1:PORT (haproxy publishes it). Sets FFULAB_PUT_CHANGED=1 when the unit changed.
+ffulab_wsgi_unit() {
+    local name=$1 user=$2 venv=$3 module=$4 port=$5 workers=$6 timeout=$7
+    ffulab_put "/etc/systemd/system/$name.service" 644 root:root <<FFULAB_EOF
+# written by ffulab: $name under gunicorn, behind haproxy
+[Unit]
+Description=OpenStack $name ($venv) under gunicorn
+After=network-online.target
+Wants=network-online.target
+
+[Service]
+User=$user
+Group=$user
+ExecStart=$venv/bin/gunicorn --name $name --bind 127.0.0.1:$port --workers $workers --timeout $timeout --pythonpath /usr/local/lib/ffulab --access-logfile - $module:application
+Restart=on-failure
+RestartSec=5
+TimeoutStopSec=30
+
+[Install]
+WantedBy=multi-user.target
+FFULAB_EOF
+    if [ "$FFULAB_PUT_CHANGED" = 1 ]; then
+        systemctl daemon-reload
+    fi
+}
+
+# ffulab_units_stopped UNIT...: stop each unit that runs (FFU step 2: the service is upgraded offline)
+ffulab_units_stopped() {
+    local unit
+    for unit in "$@"; do
+        if systemctl is-active --quiet "$unit"; then
+            systemctl stop "$unit"
+            ffulab_changed "$unit stopped"
+        fi
+    done
+}
+
+# --- the identity API (keystone v3) with curl and jq: no Python start-up in the guest ----------------
+# FFULAB_IDENTITY_URL, FFULAB_ADMIN_PASSWORD must be set; ffulab_identity_token sets FFULAB_TOKEN.
+ffulab_identity_token() {
+    local body headers
+    body=$(jq -cn --arg p "$FFULAB_ADMIN_PASSWORD" '{auth: {identity: {methods: ["password"], password: {user:
+        {name: "admin", domain: {name: "Default"}, password: $p}}}, scope: {project: {name: "admin",
+        domain: {name: "Default"}}}}}')
+    headers=$(printf '%s' "$body" | curl --fail --silent --show-error --retry 30 --retry-delay 2 --retry-all-errors \
+        --max-time 120 -D - -o /dev/null -H 'Content-Type: application/json' --data @- \
+        "$FFULAB_IDENTITY_URL/auth/tokens")
+    FFULAB_TOKEN=$(printf '%s\n' "$headers" | sed -n 's/^[Xx]-[Ss]ubject-[Tt]oken: *//p' | tr -d '\r')
+    [ -n "$FFULAB_TOKEN" ]
+}
+
+# ffulab_identity METHOD PATH [JSON]: one identity API call with the admin token; prints the answer
+ffulab_identity() {
+    local method=$1 path=$2 data=${3:-}
+    if [ -n "$data" ]; then
+        printf '%s' "$data" | curl --fail --silent --show-error --max-time 120 -X "$method" \
+            -H "X-Auth-Token: $FFULAB_TOKEN" -H 'Content-Type: application/json' --data @- "$FFULAB_IDENTITY_URL$path"
+    else
+        curl --fail --silent --show-error --max-time 120 -X "$method" -H "X-Auth-Token: $FFULAB_TOKEN" \
+            "$FFULAB_IDENTITY_URL$path"
+    fi
+}
+
+# ffulab_identity_register NAME TYPE ENDPOINT PASSWORD: the service user NAME (admin and service roles in
+# project "service"), the service NAME of TYPE and its public, internal and admin endpoints at ENDPOINT
+# in $FFULAB_REGION, as a deployment tool's role registers its service; changes only what differs
+ffulab_identity_register() {
+    local name=$1 type=$2 endpoint=$3 password=$4 project user role service interface found body
+    ffulab_identity_token
+    project=$(ffulab_identity GET "/projects?name=service&domain_id=default" | jq -r '.projects[0].id // empty')
+    if [ -z "$project" ]; then
+        project=$(ffulab_identity POST /projects '{"project": {"name": "service", "domain_id": "default",
+            "description": "service users of the lab"}}' | jq -r .project.id)
+        ffulab_changed "identity project service"
+    fi
+    user=$(ffulab_identity GET "/users?name=$name&domain_id=default" | jq -r '.users[0].id // empty')
+    body=$(jq -cn --arg n "$name" --arg p "$password" --arg pr "$project" \
+        '{user: {name: $n, domain_id: "default", password: $p, default_project_id: $pr, enabled: true}}')
+    if [ -z "$user" ]; then
+        user=$(ffulab_identity POST /users "$body" | jq -r .user.id)
+        ffulab_changed "identity user $name"
+    elif ! jq -cn --arg n "$name" --arg p "$password" '{auth: {identity: {methods: ["password"], password:
+            {user: {name: $n, domain: {id: "default"}, password: $p}}}}}' | curl --fail --silent --max-time 120 \
+            -o /dev/null -H 'Content-Type: application/json' --data @- "$FFULAB_IDENTITY_URL/auth/tokens"; then
+        ffulab_identity PATCH "/users/$user" "$body" > /dev/null
+        ffulab_changed "identity user $name (password)"
+    fi
+    for role in admin service; do
+        found=$(ffulab_identity GET "/roles?name=$role" | jq -r '.roles[0].id // empty')
+        [ -n "$found" ] || continue
+        if ! curl --fail --silent --max-time 120 -o /dev/null -I -H "X-Auth-Token: $FFULAB_TOKEN" \
+                "$FFULAB_IDENTITY_URL/projects/$project/users/$user/roles/$found"; then
+            ffulab_identity PUT "/projects/$project/users/$user/roles/$found" > /dev/null
+            ffulab_changed "identity role $role for $name on project service"
+        fi
+    done
+    service=$(ffulab_identity GET "/services?type=$type" | jq -r --arg n "$name" '[.services[] | select(.name == $n)][0].id // empty')
+    if [ -z "$service" ]; then
+        service=$(ffulab_identity POST /services "$(jq -cn --arg n "$name" --arg t "$type" \
+            '{service: {name: $n, type: $t, enabled: true}}')" | jq -r .service.id)
+        ffulab_changed "identity service $name ($type)"
+    fi
+    for interface in public internal admin; do
+        found=$(ffulab_identity GET "/endpoints?service_id=$service&interface=$interface" \
+            | jq -r --arg r "$FFULAB_REGION" '[.endpoints[] | select(.region_id == $r)][0] | "\(.id) \(.url)" // empty')
+        if [ -z "$found" ] || [ "$found" = "null null" ]; then
+            ffulab_identity POST /endpoints "$(jq -cn --arg s "$service" --arg i "$interface" --arg u "$endpoint" \
+                --arg r "$FFULAB_REGION" '{endpoint: {service_id: $s, interface: $i, url: $u, region_id: $r, enabled: true}}')" > /dev/null
+            ffulab_changed "identity endpoint $name $interface $endpoint"
+        elif [ "${found#* }" != "$endpoint" ]; then
+            ffulab_identity PATCH "/endpoints/${found%% *}" "$(jq -cn --arg u "$endpoint" '{endpoint: {url: $u}}')" > /dev/null
+            ffulab_changed "identity endpoint $name $interface $endpoint"
+        fi
+    done
+}
