@@ -44,6 +44,10 @@ Ansible announces a task (``playbook_on_task_start``, and ``runner_on_start`` pe
 evaluates the task's ``when``, so a step's playbook would list every other step's tasks as they are
 skipped. An include is shown when it includes, before the tasks it brings."""
 
+RENDER_DIR = "ansible/rendered"
+"""Where role scripts holding secrets are rendered on the virthost (0700, files 0600) while a playbook
+runs; emptied when it ends, so no secret outlives the run there."""
+
 STEP_LINE = re.compile(r"^ffulab-step: (?P<name>.+) (?P<seconds>[0-9]+(?:\.[0-9]+)?)\r?$", re.MULTILINE)
 """What a role script prints for a timed step (roles/common/files/ffulab-lib.sh: ffulab_step)."""
 
@@ -196,6 +200,8 @@ def run_playbook(
         return True
 
     variables = _write_vars(private / "vars", ident, extravars)
+    rendered = workspace / RENDER_DIR
+    rendered.mkdir(mode=0o700, parents=True, exist_ok=True)
     started = time.monotonic()
     try:
         runner = ansible_runner.run(
@@ -214,6 +220,8 @@ def run_playbook(
         )
     finally:
         variables.unlink(missing_ok=True)
+        for script in rendered.iterdir():
+            script.unlink(missing_ok=True)
     result.status = runner.status
     result.seconds = round(time.monotonic() - started, 1)
     os.chmod(logs / ident, 0o700)

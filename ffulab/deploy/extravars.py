@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from ffulab.catalog import Catalog, SecretSpec, Service
 from ffulab.config.schema import LabConfig
+from ffulab.deploy.ansible import RENDER_DIR
 from ffulab.deploy.credentials import (
     ADMIN_PASSWORD_SECRET,
     REGION,
@@ -31,8 +32,6 @@ from ffulab.secrets import lab_secret, secret_values
 if TYPE_CHECKING:
     from ffulab.context import Context
 
-RENDER_DIR = "ansible/rendered"
-"""Where role scripts holding secrets are rendered on the virthost (workspace, 0700) before they run."""
 CLIENT = "openstackclient"
 MASK = "********"
 

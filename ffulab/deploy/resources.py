@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from ffulab.catalog import Catalog
 from ffulab.config.schema import LabConfig
 from ffulab.deploy.ansible import PlaybookFailed, PlaybookResult, run_playbook
-from ffulab.deploy.extravars import RENDER_DIR, deploy_extravars, log_safe, undercloud_extravars
+from ffulab.deploy.extravars import deploy_extravars, log_safe, undercloud_extravars
 from ffulab.errors import FfulabError
 from ffulab.provision.layout import Layout
 from ffulab.secrets import lab_secret
@@ -97,7 +97,6 @@ def apply(ctx: Context, action: str, label: str) -> tuple[list[Item], float, str
         ctx.progress("no service of this lab makes resources (resources: true in roles/<svc>/ffulab.yml)")
         return [], 0.0, ""
     extravars = resources_extravars(ctx, action, services)
-    (ctx.workspace / RENDER_DIR).mkdir(mode=0o700, parents=True, exist_ok=True)
     log.debug(
         "%s variables (secrets hidden): %s",
         label,

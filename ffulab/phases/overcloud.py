@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from ffulab.deploy.ansible import PlaybookResult, run_playbook
 from ffulab.deploy.credentials import write_overcloudrc
-from ffulab.deploy.extravars import RENDER_DIR, deploy_extravars, log_safe
+from ffulab.deploy.extravars import deploy_extravars, log_safe
 from ffulab.deploy.versions import installed_versions
 from ffulab.errors import PhaseError
 from ffulab.provision.layout import Layout
@@ -37,9 +37,6 @@ def deploy(
     ctx: Context, extravars: dict[str, Any], label: str = "overcloud", limit: str | None = None
 ) -> PlaybookResult:
     """Run the deploy playbook with ``extravars`` (logged with every secret masked)."""
-    render = ctx.workspace / RENDER_DIR
-    render.mkdir(mode=0o700, parents=True, exist_ok=True)
-    render.parent.chmod(0o700)
     log.debug("%s variables: %s", label, json.dumps(log_safe(ctx.workspace, extravars), sort_keys=True))
     return run_playbook(ctx.workspace, PLAYBOOK, extravars, ctx.progress, limit=limit, label=label)
 

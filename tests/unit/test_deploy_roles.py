@@ -108,7 +108,7 @@ def lab_variables(tmp_path_factory):
     }
     return {
         "overcloud-controller-0": {
-            **overcloud, **common, "inventory_hostname": "overcloud-controller-0",
+            **overcloud, **common, "inventory_hostname": "overcloud-controller-0", "ffulab_action": "deploy",
             "ctlplane_ip": hostvars["overcloud-controller-0"]["ctlplane_ip"],
         },
         "undercloud": {
@@ -143,7 +143,7 @@ def test_here_documents_are_closed_on_their_own_line(lab_variables):
 
 @pytest.mark.parametrize("action", ["install", "configure", "db_sync"])
 def test_keystone_ffu_parts_are_valid_bash_and_do_only_their_part(lab_variables, action):
-    variables = {**lab_variables["overcloud-controller-0"], "keystone_action": action, "release": "2024.2"}
+    variables = {**lab_variables["overcloud-controller-0"], "ffulab_action": action, "release": "2024.2"}
     text = render("keystone", "keystone.sh.j2", with_defaults("keystone", variables))
     check = subprocess.run(["bash", "-n"], input=text, capture_output=True, text=True, check=False)
     assert check.returncode == 0 and not check.stderr, check.stderr
