@@ -8,6 +8,7 @@ import subprocess
 from collections.abc import Sequence
 
 from ffulab.errors import FfulabError
+from ffulab.secrets import redact
 
 log = logging.getLogger(__name__)
 
@@ -19,14 +20,6 @@ class CommandError(FfulabError):
         self.argv, self.returncode, self.output = list(argv), returncode, output
         tail = "\n".join(output.strip().splitlines()[-15:])
         super().__init__(f"command failed (exit {returncode}): {shlex.join(argv)}\n{tail}")
-
-
-def redact(text: str, secrets: Sequence[str]) -> str:
-    """Hide every secret in ``text`` before it reaches a log, an error or a screen."""
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "********")
-    return text
 
 
 def in_netns(netns: str | None, argv: Sequence[str]) -> list[str]:

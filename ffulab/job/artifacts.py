@@ -18,6 +18,7 @@ from ffulab.job.collect import collect_logs
 from ffulab.job.junit import write_junit
 from ffulab.job.report_html import write_report
 from ffulab.job.summary import build_summary
+from ffulab.secrets import redact_tree, secret_values
 from ffulab.state import LabState, State
 
 SUMMARY_FILE = "summary.json"
@@ -72,6 +73,7 @@ def write_artifacts(
     (artifacts / SUMMARY_FILE).write_text(json.dumps(summary, indent=2) + "\n")
     write_junit(summary, artifacts)
     report = write_report(summary, artifacts)
+    redact_tree(artifacts, secret_values(workspace))  # every file, whatever wrote it: CI publishes them
     state.update(report={"result": summary["result"], "artifacts": str(artifacts), "written": time.time()})
     progress(f"{summary['result']}: {report}")
     return summary

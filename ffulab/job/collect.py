@@ -22,9 +22,8 @@ from typing import Any
 
 from ffulab.catalog import Catalog
 from ffulab.paths import data_root
-from ffulab.proc import redact
 from ffulab.provision.access import SSH_CONFIG, ssh_argv
-from ffulab.secrets import secret_values
+from ffulab.secrets import redact_tree, secret_values
 from ffulab.state import LabState
 
 log = logging.getLogger(__name__)
@@ -127,21 +126,6 @@ def copy_workspace_logs(workspace: Path, dest: Path) -> None:
                 target = dest / "ansible" / f"{run.name}.{stream}.txt"
                 target.parent.mkdir(exist_ok=True)
                 shutil.copy2(output, target)
-
-
-def redact_tree(root: Path, secrets: list[str]) -> int:
-    """Replace every secret in every file under ``root``, bytes kept as they are; return files changed."""
-    ordered = sorted(set(secrets), key=len, reverse=True)  # a longer secret holding a shorter one first
-    changed = 0
-    for path in root.rglob("*"):
-        if not path.is_file() or path.is_symlink():
-            continue
-        text = path.read_bytes().decode("utf-8", "surrogateescape")
-        clean = redact(text, ordered)
-        if clean != text:
-            path.write_bytes(clean.encode("utf-8", "surrogateescape"))
-            changed += 1
-    return changed
 
 
 def collect_logs(

@@ -27,7 +27,7 @@ from ffulab.deploy.credentials import admin_credentials
 from ffulab.deploy.resources import check_resources
 from ffulab.errors import FfulabError
 from ffulab.paths import data_root
-from ffulab.proc import redact
+from ffulab.secrets import redact_tree, secret_values
 from ffulab.state import State
 from ffulab.validate import junit
 from ffulab.validate.compare import compare
@@ -131,14 +131,18 @@ def _tempest(state: State, resolved: Resolved, regex: str, out: Path, progress: 
     netns = (state.data.virthost or {}).get("netns")
     path = out / "junit-tempest.xml"
     started = time.monotonic()
-    selected = run_tempest(
-        venv, render(settings), work, regex, path,
-        netns=netns, concurrency=spec.concurrency, progress=progress,
-    )  # fmt: skip
+    try:
+        selected = run_tempest(
+            venv, render(settings), work, regex, path,
+            netns=netns, concurrency=spec.concurrency, progress=progress,
+        )  # fmt: skip
+    finally:  # tempest.conf holds the admin password: written again for each run, kept for none
+        (work / "etc" / "tempest.conf").unlink(missing_ok=True)
+        redact_tree(work, secret_values(state.workspace))
     seconds = round(time.monotonic() - started, 1)
     log = work / "tempest.log"
-    if log.is_file():  # for CI, without the admin password
-        (out / "tempest.log").write_text(redact(log.read_text(errors="replace"), [credentials.password]))
+    if log.is_file():
+        shutil.copyfile(log, out / "tempest.log")
     return {**_counts(path), "seconds": seconds, "junit": str(path), "selected": selected}
 
 
@@ -175,6 +179,42 @@ def _counts(path: Path) -> dict[str, Any]:
     return {key: counted[key] for key in ("passed", "failed", "skipped", "results")}
 
 
+def _run(
+    state: State,
+    resolved: Resolved,
+    workspace: Path,
+    validations: list[str],
+    regex: str | None,
+    out: Path,
+    progress: Progress,
+) -> dict[str, Any]:
+    """Each validation the job enables, counted; R without the comparison with the baseline."""
+    overcloud = state.data.overcloud
+    result: dict[str, Any] = {"release": overcloud.release, "ok": False, **dict.fromkeys(KINDS)}
+    if "tempest" in validations:
+        chosen = regex or tempest_regex(resolved)
+        if not overcloud.identity_url:
+            raise FfulabError("the job validates with Tempest but the lab has no identity API to test")
+        if not chosen:
+            raise FfulabError(
+                "the job validates with Tempest but selects no test: set its tempest_regex, or name the "
+                "tests in roles/<service>/ffulab.yml (tempest.regex), or drop tempest from its validations"
+            )
+        result["tempest"] = _tempest(state, resolved, chosen, out, progress)
+    if "services" in validations:
+        result["services"] = _services(state, out, progress)
+    if "resources" in validations:
+        result["resources"] = _resources(state, resolved, workspace, progress)
+    checks = {kind: result[kind] for kind in KINDS if result[kind] is not None}
+    result["problems"] = [
+        f"{kind} ran no test ({check['skipped']} skipped)"
+        for kind, check in checks.items()
+        if not check["passed"] and not check["failed"]
+    ]
+    result["ok"] = all(check["failed"] == 0 for check in checks.values()) and not result["problems"]
+    return result
+
+
 def validate(
     workspace: Path,
     regex: str | None = None,
@@ -204,28 +244,10 @@ def validate(
     out = workspace / ARTIFACTS / label
     shutil.rmtree(out, ignore_errors=True)  # nothing of an earlier run may pass for this one's
     out.mkdir(parents=True)
-    result: dict[str, Any] = {"release": overcloud.release, "ok": False, **dict.fromkeys(KINDS)}
-    if "tempest" in validations:
-        chosen = regex or tempest_regex(resolved)
-        if not overcloud.identity_url:
-            raise FfulabError("the job validates with Tempest but the lab has no identity API to test")
-        if not chosen:
-            raise FfulabError(
-                "the job validates with Tempest but selects no test: set its tempest_regex, or name the "
-                "tests in roles/<service>/ffulab.yml (tempest.regex), or drop tempest from its validations"
-            )
-        result["tempest"] = _tempest(state, resolved, chosen, out, progress)
-    if "services" in validations:
-        result["services"] = _services(state, out, progress)
-    if "resources" in validations:
-        result["resources"] = _resources(state, resolved, workspace, progress)
-    checks = {kind: result[kind] for kind in KINDS if result[kind] is not None}
-    result["problems"] = [
-        f"{kind} ran no test ({check['skipped']} skipped)"
-        for kind, check in checks.items()
-        if not check["passed"] and not check["failed"]
-    ]
-    result["ok"] = all(check["failed"] == 0 for check in checks.values()) and not result["problems"]
+    try:
+        result = _run(state, resolved, workspace, validations, regex, out, progress)
+    finally:  # whatever a check printed (a failing command, a response body), no secret reaches CI
+        redact_tree(out, secret_values(workspace))
     baseline = state.data.validations.get("baseline")
     compared = compare(baseline, result) if label == "final" and baseline else {}
     regressed = compared.get("regressions", [])
