@@ -134,7 +134,7 @@ class OvercloudRecord(Record):
     identity_url: str | None = None
     overcloudrc: str | None = None
     seconds: float | None = None
-    changed: int | None = None
+    changed: dict[str, int] = Field(default_factory=dict)
     tasks: list[dict[str, Any]] = Field(default_factory=list)
     steps: list[dict[str, Any]] = Field(default_factory=list)
     deployed_at: float | None = None
