@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,6 +67,12 @@ class Lab:
 
     def services_of(self, name: str) -> list[str]:
         return self.config["lab"]["roles"][self.node(name)["role"]]["services"]
+
+    def config_services(self) -> list[str]:
+        """Every service of the lab, in role order, each once."""
+        return list(
+            dict.fromkeys(s for role in self.config["lab"]["roles"].values() for s in role["services"])
+        )
 
     def nodes_running(self, service: str) -> list[str]:
         """Overcloud nodes whose role runs ``service``, in layout order."""
@@ -175,6 +182,39 @@ def alembic_versions(host: testinfra.host.Host, conf: str, table: str = "alembic
         f'-e "SELECT version_num FROM {table} ORDER BY 1"'
     )
     return host.run(script)
+
+
+def alembic_heads(host: testinfra.host.Host, versions: str) -> set[str]:
+    """The heads of the migration files in ``versions`` on the node (a glob is fine): the revisions no
+    other file revises or depends on, read with sed, as roles/common/files/ffulab-lib.sh does."""
+    script = (
+        f"d=$(echo {versions}); "
+        'comm -23 <(sed -n "s/^revision = [\\x27\\"]\\(.*\\)[\\x27\\"]$/\\1/p" $d/*.py | sort -u) '
+        '<(sed -n "s/^down_revision = [\\x27\\"]\\(.*\\)[\\x27\\"]$/\\1/p; '
+        's/^depends_on = [\\x27\\"]\\(.*\\)[\\x27\\"]$/\\1/p" $d/*.py | sort -u)'
+    )
+    return set(host.check_output(f"bash -c {shlex.quote(script)}").split())
+
+
+def installed_version(host: testinfra.host.Host, venv: str, dist: str) -> str:
+    """The Version of distribution ``dist`` in ``venv`` on the node (no Python started there)."""
+    return host.check_output(
+        f"sed -n 's/^Version: //p' {venv}/lib/python3*/site-packages/{dist}-*.dist-info/METADATA"
+    )
+
+
+def unit_runs_venv(host: testinfra.host.Host, node: str, unit: str, venv: str, user: str) -> None:
+    """``unit`` starts the venv's gunicorn (or console script) and every process of ``user`` runs from it."""
+    assert venv in host.check_output(f"systemctl show -p ExecStart {unit}"), (
+        f"{unit} on {node} does not start {venv}"
+    )
+    running = [
+        process.args for process in host.process.filter(user=user) if venv.rsplit("/", 1)[0] in process.args
+    ]
+    assert running, f"no process of {user} on {node}"
+    assert all(args.startswith(f"{venv}/bin/") for args in running), (
+        f"{user}'s processes on {node} are not all from {venv}: {running}"
+    )
 
 
 @pytest.fixture(scope="module")

@@ -224,7 +224,8 @@ ffulab_units_stopped() {
 }
 
 # --- the identity API (keystone v3) with curl and jq: no Python start-up in the guest ----------------
-# FFULAB_IDENTITY_URL, FFULAB_ADMIN_PASSWORD must be set; ffulab_identity_token sets FFULAB_TOKEN.
+# FFULAB_IDENTITY_URL, FFULAB_ADMIN_PASSWORD must be set; ffulab_identity_token sets FFULAB_TOKEN and
+# FFULAB_TOKEN_HEADER (a 0600 file curl reads the header from).
 ffulab_identity_token() {
     local body headers
     body=$(jq -cn --arg p "$FFULAB_ADMIN_PASSWORD" '{auth: {identity: {methods: ["password"], password: {user:
@@ -234,7 +235,11 @@ ffulab_identity_token() {
         --max-time 120 -D - -o /dev/null -H 'Content-Type: application/json' --data @- \
         "$FFULAB_IDENTITY_URL/auth/tokens")
     FFULAB_TOKEN=$(printf '%s\n' "$headers" | sed -n 's/^[Xx]-[Ss]ubject-[Tt]oken: *//p' | tr -d '\r')
-    [ -n "$FFULAB_TOKEN" ]
+    [ -n "$FFULAB_TOKEN" ] || return 1
+    # the token goes to curl in a header file (-H @FILE), never on its command line
+    FFULAB_TOKEN_HEADER=$(mktemp)
+    trap 'rm -f "$FFULAB_TOKEN_HEADER"' EXIT
+    printf 'X-Auth-Token: %s\n' "$FFULAB_TOKEN" > "$FFULAB_TOKEN_HEADER"
 }
 
 # ffulab_identity METHOD PATH [JSON]: one identity API call with the admin token; prints the answer
@@ -242,9 +247,9 @@ ffulab_identity() {
     local method=$1 path=$2 data=${3:-}
     if [ -n "$data" ]; then
         printf '%s' "$data" | curl --fail --silent --show-error --max-time 120 -X "$method" \
-            -H "X-Auth-Token: $FFULAB_TOKEN" -H 'Content-Type: application/json' --data @- "$FFULAB_IDENTITY_URL$path"
+            -H @"$FFULAB_TOKEN_HEADER" -H 'Content-Type: application/json' --data @- "$FFULAB_IDENTITY_URL$path"
     else
-        curl --fail --silent --show-error --max-time 120 -X "$method" -H "X-Auth-Token: $FFULAB_TOKEN" \
+        curl --fail --silent --show-error --max-time 120 -X "$method" -H @"$FFULAB_TOKEN_HEADER" \
             "$FFULAB_IDENTITY_URL$path"
     fi
 }
@@ -276,7 +281,7 @@ ffulab_identity_register() {
     for role in admin service; do
         found=$(ffulab_identity GET "/roles?name=$role" | jq -r '.roles[0].id // empty')
         [ -n "$found" ] || continue
-        if ! curl --fail --silent --max-time 120 -o /dev/null -I -H "X-Auth-Token: $FFULAB_TOKEN" \
+        if ! curl --fail --silent --max-time 120 -o /dev/null -I -H @"$FFULAB_TOKEN_HEADER" \
                 "$FFULAB_IDENTITY_URL/projects/$project/users/$user/roles/$found"; then
             ffulab_identity PUT "/projects/$project/users/$user/roles/$found" > /dev/null
             ffulab_changed "identity role $role for $name on project service"
@@ -300,4 +305,49 @@ ffulab_identity_register() {
             ffulab_changed "identity endpoint $name $interface $endpoint"
         fi
     done
+}
+
+# --- database schema checks (no Python: each start-up costs tens of seconds under TCG) ---------------
+
+# ffulab_alembic_heads VERSIONS_DIR: the revisions no other migration file of VERSIONS_DIR revises or
+# depends on (depends_on counts as a parent: glance's contract head depends on its expand head)
+ffulab_alembic_heads() {
+    comm -23 <(sed -n "s/^revision = ['\"]\(.*\)['\"]\$/\1/p" "$1"/*.py | sort -u) \
+        <(sed -n "s/^down_revision = ['\"]\(.*\)['\"]\$/\1/p; s/^depends_on = ['\"]\(.*\)['\"]\$/\1/p" "$1"/*.py | sort -u) \
+        | xargs
+}
+
+# ffulab_db_versions USER PASSWORD HOST DATABASE: the rows of DATABASE's alembic_version, sorted, one line
+ffulab_db_versions() {
+    MYSQL_PWD=$2 mariadb --protocol=tcp -h "$3" -u "$1" -D "$4" -N -B \
+        -e 'SELECT version_num FROM alembic_version ORDER BY 1' 2>/dev/null | xargs || true
+}
+
+# ffulab_schema_at_head SERVICE VERSIONS_DIR USER PASSWORD HOST DATABASE: `ffulab-check: schema-at-head`
+# ok when the database's alembic versions are the installed release's heads, else failed (exit 1)
+ffulab_schema_at_head() {
+    local service=$1 heads current
+    heads=$(ffulab_alembic_heads "$2")
+    current=$(ffulab_db_versions "$3" "$4" "$5" "$6")
+    if [ -z "$heads" ] || [ "$current" != "$heads" ]; then
+        echo "ffulab-check: schema-at-head failed the $service database is at ${current:-(nothing)}, the installed release's heads are ${heads:-(none found in $2)}"
+        return 1
+    fi
+    echo "ffulab-check: schema-at-head ok $current"
+}
+
+# ffulab_installed_version VENV DIST: the Version of distribution DIST in VENV (its dist-info METADATA)
+ffulab_installed_version() {
+    sed -n 's/^Version: //p' "$1"/lib/python3*/site-packages/"$2"-*.dist-info/METADATA 2>/dev/null | head -n 1
+}
+
+# ffulab_check_version SERVICE VENV DIST WANTED: `ffulab-check: version` ok, or failed (exit 1)
+ffulab_check_version() {
+    local installed
+    installed=$(ffulab_installed_version "$2" "$3")
+    if [ "$installed" != "$4" ]; then
+        echo "ffulab-check: version failed $2 holds $1 ${installed:-(none)}, not $4"
+        return 1
+    fi
+    echo "ffulab-check: version ok $1 $installed"
 }
