@@ -110,6 +110,9 @@ class ServiceSpec(_Strict):
     logs: list[str] | None = Field(
         None, description="paths under / to collect; default etc/<svc>, var/log/<svc>"
     )
+    listens: list[str] = Field(
+        default_factory=list, description="the processes that listen on a port for the service (ss's names)"
+    )
     tempest: TempestSpec = Field(default_factory=TempestSpec)
     deploy: str
     ffu: dict[int, str] = Field(

@@ -20,7 +20,7 @@ def test_each_api_of_the_node_listens_on_loopback_only(listening, lab, node):
         }
         wanted = {("tcp", f"127.0.0.1:{api.port}"), ("tcp", f"{lab.ctlplane_ip(node)}:{api.port}")}
         assert sockets <= wanted and ("tcp", f"127.0.0.1:{api.port}") in sockets, (
-            f"{name} on {node}: port {api.port} is bound at {sorted(sockets)}, expected loopback (and haproxy)"
+            f"{name} on {node}: port {api.port} bound at {sorted(sockets)}, expected loopback (and haproxy)"
         )
 
 

@@ -1,17 +1,16 @@
-"""Every overcloud node: nothing listens but sshd, the DHCP client and the services of its role."""
+"""Every overcloud node: nothing listens but sshd, the DHCP client and the services of its role (the
+processes each declares in roles/<svc>/ffulab.yml: listens)."""
 
 from __future__ import annotations
 
 SERVICE = None
 """Every overcloud node."""
-PROCESSES = {"keystone": "gunicorn", "haproxy": "haproxy", "mariadb": "mariadbd", "chrony": "chronyd"}
-"""Service -> the process that may listen for it (services absent here listen nowhere)."""
 BASE = {"sshd", "systemd-network"}
 """sshd (how ffulab reaches the node), systemd-networkd's DHCP client."""
 
 
 def test_only_the_roles_services_listen(listening, lab, node):
-    allowed = BASE | {PROCESSES[s] for s in lab.services_of(node) if s in PROCESSES}
+    allowed = BASE | {process for s in lab.services_of(node) for process in lab.catalog[s].listens}
     unexpected = [
         f"{proto} {address} ({names or 'no process'})"
         for proto, address, names in listening
