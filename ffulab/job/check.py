@@ -30,6 +30,7 @@ SUMMARY_FIELDS = (
     "phases",
     "ffu_steps",
     "downtime",
+    "checks",
     "validation",
     "resources",
     "regressions",

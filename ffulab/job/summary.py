@@ -192,6 +192,13 @@ def build_summary(state: LabState, error: str | None = None) -> dict[str, Any]:
         "phases": phases,
         "ffu_steps": steps,
         "downtime": {api: record.model_dump() for api, record in state.ffu.downtime.items()},
+        "checks": {
+            release: {
+                service: {name: check.model_dump() for name, check in checks.items()}
+                for service, checks in services.items()
+            }
+            for release, services in state.ffu.checks.items()
+        },
         "validation": validation,
         "resources": resources,
         "regressions": regressions,

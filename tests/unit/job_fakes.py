@@ -141,6 +141,10 @@ def fake_state(workspace: Path, fail_at: str | None = None, regress: bool = Fals
                 ],
             }
         },
+        "checks": {
+            release: {"keystone": {"upgrade-check": {"status": "ok", "detail": "every check succeeded"}}}
+            for release in chain[1:]
+        },
         "before": {"release": chain[0], "versions": dict(at_n)},
         "after": {"release": chain[-1], "versions": dict(at_n3)},
     }

@@ -21,6 +21,7 @@ def test_a_passing_run_has_versions_timings_downtime_and_counts(tmp_path):
     assert len(steps) == 2 * 9 + 1, "steps 1-9 of each intermediate release, then the final deploy"
     assert steps[-1]["final"] and steps[-1]["release"] == "2025.2"
     assert all(step["seconds"] is not None for step in steps)
+    assert summary["checks"]["2025.2"]["keystone"]["upgrade-check"]["status"] == "ok"
     identity = summary["downtime"]["identity"]
     assert identity["seconds"] == 95.0 and len(identity["windows"]) == 2
     assert summary["counts"]["tests"]["final.tempest"] == {"passed": 5, "failed": 0, "skipped": 1}
