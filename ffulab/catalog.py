@@ -68,9 +68,7 @@ class SecretSpec(_Strict):
 class ApiSpec(_Strict):
     """The service's HTTP API: served on loopback, published by the load balancer on the ctlplane address."""
 
-    type: str = Field(
-        description="the identity catalog's service type (identity, placement, image, volumev3...)"
-    )
+    type: str = Field(description="the identity catalog's service type (identity, image, block-storage...)")
     port: int = Field(ge=1, le=65535)
     path: str = Field("", description="appended to http://<address>:<port> for the public URL")
     endpoint: str | None = Field(

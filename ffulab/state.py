@@ -130,7 +130,7 @@ class OvercloudRecord(Record):
     release: str | None = None
     versions: dict[str, str] = Field(default_factory=dict)
     apis: dict[str, str] = Field(default_factory=dict)
-    """service -> its public URL (through haproxy), for the poller, Tempest and the checks."""
+    """service -> its public URL (through the load balancer), for the poller, Tempest and the checks."""
     identity_url: str | None = None
     overcloudrc: str | None = None
     seconds: float | None = None

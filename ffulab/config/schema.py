@@ -111,6 +111,11 @@ class TempestSpec(_Strict):
     version: str = Field(description="tempest release on PyPI")
     constraints: str = Field(description="the series whose upper-constraints pin Tempest's libraries")
     concurrency: int = Field(1, ge=1, le=16, description="stestr workers")
+    service_available: list[str] = Field(
+        default_factory=list,
+        description="Tempest's [service_available] keys (each true by default in Tempest): false unless a "
+        "service of the lab names it (roles/<svc>/ffulab.yml: tempest.service_available)",
+    )
 
 
 class SnapshotSettings(_Strict):

@@ -34,7 +34,7 @@ PLAYBOOK = "resources.yml"
 RESOURCE_LINE = re.compile(
     r"^ffulab-resource: (?P<kind>\S+) (?P<name>\S+) (?P<status>\S+)(?: (?P<why>.*?))?\r?$", re.MULTILINE
 )
-"""What a service's resources script prints per item (roles/keystone/files/keystone_resources.py)."""
+"""What a service's resources script prints per item (roles/<svc>/files/<svc>_resources.py)."""
 SUCCESS = ("ok", "created", "updated")
 
 

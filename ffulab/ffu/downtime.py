@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 INTERVAL = 1.0
 TIMEOUT = 3.0
-"""An answer slower than this counts as down: generous, since one TCG keystone worker is slow under load."""
+"""An answer slower than this counts as down: generous, since one TCG WSGI worker is slow under load."""
 MAX_SECONDS = 6 * 3600
 """The poller's own bound: longer than any FFU, in case ffulab could not stop it."""
 

@@ -127,7 +127,9 @@ def _tempest(state: State, resolved: Resolved, regex: str, out: Path, progress: 
     services = {service.name: service.tempest for service in resolved.catalog.of_lab(config)}
     credentials = admin_credentials(state.workspace, overcloud.identity_url)
     work = state.workspace / WORK / out.name
-    settings = tempest_settings(credentials, services, series, overcloud.release, work)
+    settings = tempest_settings(
+        credentials, services, series, overcloud.release, work, spec.service_available
+    )
     netns = (state.data.virthost or {}).get("netns")
     path = out / "junit-tempest.xml"
     started = time.monotonic()
