@@ -124,6 +124,11 @@ class SnapshotSettings(_Strict):
 
 class FfuSettings(_Strict):
     canary: bool = Field(default=False, description="the first node goes alone before the others")
+    parallel: bool = Field(
+        default=True,
+        description="at each step a node runs its services' parts side by side (each has its own database "
+        "and venv); false: one after the other, in the lab's order",
+    )
     rollback_drill: bool = Field(
         default=False,
         description="after step 4 of the first release restore the backups and N, verify, then upgrade",

@@ -34,19 +34,25 @@ CHECK_LINE = re.compile(
     r"^ffulab-check: (?P<name>\S+) (?P<status>ok|warning|failed)(?: (?P<detail>.*?))?\r?$", re.MULTILINE
 )
 """What a role prints per check it makes at step 9 (e.g. ``upgrade-check warning ...``)."""
+PART_LINE = re.compile(r"^ffulab-part: (?P<service>\S+)")
+"""roles/common/templates/parts.sh.j2's line before each service's part of a step."""
 
 
 def record_checks(ffu: FfuRecord, release: str, result: Any) -> list[str]:
     """Keep the ``ffulab-check:`` lines of a run (also of a failed one) under ``ffu.checks[release]``;
-    return those that are not ok, as ``service NAME: status detail``."""
+    return those that are not ok, as ``service NAME: status detail``. A line belongs to the role whose
+    task printed it, or to the service of the ``ffulab-part:`` before it (a step's parts side by side)."""
     noted = []
     for output in getattr(result, "outputs", None) or []:
-        for match in CHECK_LINE.finditer(output.get("stdout") or ""):
-            service = output.get("role") or "?"
-            check = CheckResult(status=match["status"], detail=(match["detail"] or "")[:2000])
-            ffu.checks.setdefault(release, {}).setdefault(service, {})[match["name"]] = check
-            if check.status != "ok":
-                noted.append(f"{service} {match['name']}: {check.status} {check.detail}".strip())
+        service = output.get("role") or "?"
+        for line in (output.get("stdout") or "").splitlines():
+            if part := PART_LINE.match(line):
+                service = part["service"]
+            elif match := CHECK_LINE.match(line):
+                check = CheckResult(status=match["status"], detail=(match["detail"] or "")[:2000])
+                ffu.checks.setdefault(release, {}).setdefault(service, {})[match["name"]] = check
+                if check.status != "ok":
+                    noted.append(f"{service} {match['name']}: {check.status} {check.detail}".strip())
     return noted
 
 

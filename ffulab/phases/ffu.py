@@ -49,6 +49,7 @@ def build_plan(ctx: Context) -> FfuPlan:
             cached[release] = {
                 **deploy_extravars(ctx, release),
                 "ffu_services": ffu_services,
+                "ffulab_step_parts": config.settings.ffu.parallel,
                 "ffulab_backups_dir": str(ctx.workspace / BACKUPS_DIR),
                 "ffulab_ssh_config": str(ctx.workspace / SSH_CONFIG),
             }

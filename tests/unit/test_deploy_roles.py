@@ -13,6 +13,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -221,6 +222,7 @@ def test_every_role_is_free_of_python_modules_on_the_guests():
                     "ansible.builtin.raw",
                     "ansible.builtin.script",
                     "ansible.builtin.include_tasks",
+                    "ansible.builtin.set_fact",  # an action of the controller: nothing runs in the guest
                 ):
                     where = f"{tasks.relative_to(ROLES)}: {task['name']}"
                     assert task.get("delegate_to") == "localhost", f"{where} runs {module} in the guest"
@@ -251,3 +253,37 @@ def test_lib_helpers_put_and_report_changes(tmp_path):
     assert f"ffulab-changed: {target}\nflag=1\nflag=0\n" in out
     assert "ffulab-step: a step 0." in out and out.endswith("ffulab-done\n")
     assert target.read_text() == "hello\n" and oct(target.stat().st_mode & 0o777) == "0o640"
+
+
+def _parts_runner(tmp_path: Path, parts: dict[str, str]) -> subprocess.CompletedProcess:
+    """roles/common/templates/parts.sh.j2 rendered for ``parts`` (service -> script) and run by bash."""
+    rendered = []
+    for service, script in parts.items():
+        path = tmp_path / f"{service}.sh"
+        path.write_text(script)
+        rendered.append({"service": service, "action": "db_sync", "path": str(path)})
+    text = render("common", "parts.sh.j2", {"ffulab_parts": rendered})
+    text = text.replace("/run/ffulab-parts.", f"{tmp_path}/parts.")
+    return subprocess.run(["bash", "-c", text], capture_output=True, text=True, check=False, timeout=60)
+
+
+def test_a_steps_parts_run_side_by_side_each_output_after_its_service(tmp_path):
+    parts = {
+        "slow": "sleep 2; echo 'ffulab-check: upgrade-check ok slow'; echo ffulab-done",
+        "fast": "echo 'ffulab-check: upgrade-check warning fast'; echo ffulab-done",
+    }
+    started = time.monotonic()
+    result = _parts_runner(tmp_path, parts)
+    assert time.monotonic() - started < 3.5, "the parts ran one after the other"
+    assert result.returncode == 0 and result.stdout.endswith("ffulab-done\n"), result.stderr
+    lines = result.stdout.splitlines()
+    assert lines.index("ffulab-part: slow db_sync") < lines.index("ffulab-check: upgrade-check ok slow")
+    assert lines.index("ffulab-part: fast db_sync") < lines.index("ffulab-check: upgrade-check warning fast")
+
+
+def test_a_failed_part_fails_the_step_naming_it_its_output_last(tmp_path):
+    parts = {"good": "echo fine; echo ffulab-done", "bad": "echo 'db sync: boom' >&2; exit 3", "ok": "true"}
+    result = _parts_runner(tmp_path, parts)
+    assert result.returncode == 1 and not result.stdout.endswith("ffulab-done\n")
+    assert result.stdout.splitlines()[-2:] == ["ffulab-part: bad db_sync", "db sync: boom"]
+    assert "failed: bad db_sync;" in result.stderr

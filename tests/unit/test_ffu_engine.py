@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import pytest
 
 from ffulab.errors import FfulabError, PhaseError, UsageError
-from ffulab.ffu.engine import FfuPlan, run_ffu
+from ffulab.ffu.engine import FfuPlan, record_checks, run_ffu
 from ffulab.ffu.positions import DONE, positions, start_index
 from ffulab.state import FfuRecord, State
 
@@ -154,3 +154,19 @@ def test_the_roles_checks_are_kept_per_release_and_service(state):
     assert checks["2025.2"]["keystone"]["schema-at-head"].status == "ok"
     assert checks["2024.2"]["keystone"]["upgrade-check"].status == "warning"
     assert "2024.2 check keystone upgrade-check: warning Check: x Result: Warning" in progress
+
+
+def test_checks_of_a_steps_parts_belong_to_the_service_before_them():
+    ffu = FfuRecord()
+    stdout = "\n".join(
+        [
+            "ffulab-part: keystone check",
+            "ffulab-check: upgrade-check ok all good",
+            "ffulab-part: placement check",
+            "ffulab-check: upgrade-check failed exit 2 Check: x",
+        ]
+    )
+    noted = record_checks(ffu, "2024.2", SimpleNamespace(outputs=[{"role": "", "stdout": stdout}]))
+    assert ffu.checks["2024.2"]["keystone"]["upgrade-check"].status == "ok"
+    assert ffu.checks["2024.2"]["placement"]["upgrade-check"].status == "failed"
+    assert noted == ["placement upgrade-check: failed exit 2 Check: x"]

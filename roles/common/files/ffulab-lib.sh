@@ -5,10 +5,11 @@
 set -euo pipefail
 umask 022
 
-# One role script at a time on a node: a run killed on the virthost leaves its script running here
-# (SSH does not stop it); the rerun's script waits for that one instead of racing it (an unpack, a
-# db_sync). Services are started by systemd, so nothing long-lived inherits the lock.
-exec {FFULAB_LOCK_FD}>/run/lock/ffulab-role-script.lock
+# One role script at a time on a node (one per service when an FFU step runs the services' parts side by
+# side: FFULAB_LOCK names the part): a run killed on the virthost leaves its script running here (SSH
+# does not stop it); the rerun's script waits for that one instead of racing it (an unpack, a db_sync).
+# Services are started by systemd, so nothing long-lived inherits the lock.
+exec {FFULAB_LOCK_FD}>"/run/lock/ffulab-${FFULAB_LOCK:-role-script}.lock"
 if ! flock -w 1800 "$FFULAB_LOCK_FD"; then
     echo "ffulab: another ffulab role script has been running here for 30 min: see ps -ef" >&2
     exit 1
