@@ -56,12 +56,14 @@ class PhaseRecord(Record):
 
 
 class StepRecord(Record):
-    """One FFU position (release, step) as the engine ran it."""
+    """One FFU position (release, step) as the engine ran it; ``timings`` are the seconds its scripts
+    reported (``ffulab-step:``), e.g. each service's part of the step."""
 
     status: str
     started: float | None = None
     ended: float | None = None
     seconds: float | None = None
+    timings: dict[str, float] = Field(default_factory=dict)
 
 
 class Versions(Record):

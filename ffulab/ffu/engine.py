@@ -163,6 +163,8 @@ def _run_position(state: State, plan: FfuPlan, position: Position, progress: Cal
                 ) from exc
             for line in record_checks(ffu, release, result):
                 progress(f"{release} check {line}")
+            for timed in getattr(result, "steps", None) or []:
+                record.timings[f"{timed['host']} {timed['step']}"] = timed["seconds"]
         record.status = "done"
     else:
         progress(f"{release} step {step}: no service of this lab acts here")

@@ -277,6 +277,7 @@ def test_a_steps_parts_run_side_by_side_each_output_after_its_service(tmp_path):
     assert time.monotonic() - started < 3.5, "the parts ran one after the other"
     assert result.returncode == 0 and result.stdout.endswith("ffulab-done\n"), result.stderr
     lines = result.stdout.splitlines()
+    assert [line.split()[1] for line in lines if line.startswith("ffulab-step:")] == ["slow", "fast"]
     assert lines.index("ffulab-part: slow db_sync") < lines.index("ffulab-check: upgrade-check ok slow")
     assert lines.index("ffulab-part: fast db_sync") < lines.index("ffulab-check: upgrade-check warning fast")
 
@@ -285,5 +286,6 @@ def test_a_failed_part_fails_the_step_naming_it_its_output_last(tmp_path):
     parts = {"good": "echo fine; echo ffulab-done", "bad": "echo 'db sync: boom' >&2; exit 3", "ok": "true"}
     result = _parts_runner(tmp_path, parts)
     assert result.returncode == 1 and not result.stdout.endswith("ffulab-done\n")
-    assert result.stdout.splitlines()[-2:] == ["ffulab-part: bad db_sync", "db sync: boom"]
+    assert result.stdout.splitlines()[-3:-1] == ["ffulab-part: bad db_sync", "db sync: boom"]
+    assert result.stdout.splitlines()[-1].startswith("ffulab-step: bad db_sync 0.")
     assert "failed: bad db_sync;" in result.stderr
