@@ -15,6 +15,7 @@ from ffulab.commands.validate import register as register_validate
 from ffulab.config.resolve import DEFAULT_JOB, Resolved, resolve
 from ffulab.context import Context
 from ffulab.errors import FfulabError, UsageError
+from ffulab.ffu.positions import parse_step
 from ffulab.logs import start_log
 from ffulab.paths import default_workspace, lab_workspace, workspace_dir
 from ffulab.phases import PHASE_NAMES, select
@@ -72,6 +73,14 @@ def _workspace_flag(parser: argparse.ArgumentParser, run: bool = False) -> None:
     parser.add_argument(
         "-w", "--working-dir", type=Path, metavar="WS", help=f"lab workspace (default: {default})"
     )
+
+
+def _step(text: str) -> int:
+    """``--from-step``: 1-9 or ``final``; anything else is argparse's usage error (exit 2)."""
+    try:
+        return parse_step(text)
+    except UsageError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("--from-step: ")) from None
 
 
 def _existing_workspace(args: argparse.Namespace) -> Path:
@@ -239,7 +248,9 @@ def build_parser() -> argparse.ArgumentParser:
     ffu = sub.add_parser("ffu", help="(re)run the FFU: continue where it stopped, or from a release and step")
     _workspace_flag(ffu)
     ffu.add_argument("--from-release", metavar="R", help="rerun from this release of the chain")
-    ffu.add_argument("--from-step", metavar="S", type=int, help="rerun from this step (1-9; default 1)")
+    ffu.add_argument(
+        "--from-step", metavar="S", type=_step, help="rerun from this step (1-9 or final; default the first)"
+    )
     ffu.add_argument(
         "--no-revert", action="store_true", help="with --from-*: do not revert to a snapshot first"
     )

@@ -113,6 +113,8 @@ class FfuRecord(Record):
     """Where the FFU is: ``release``/``step`` is the next position to run (step 10: release done)."""
 
     chain: list[str] = Field(default_factory=list)
+    path: str = "ffu"
+    """ffu (through every release) or slurp (one skip-level hop): ffulab/ffu/positions.py."""
     release: str | None = None
     step: int | None = None
     status: str | None = None

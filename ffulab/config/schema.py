@@ -23,6 +23,7 @@ class SeriesSpec(_Strict):
     """One OpenStack series: its codename, library pins and service versions."""
 
     codename: str
+    slurp: bool = Field(False, description="a SLURP release: upgrades skip straight to the next SLURP one")
     constraints: str = Field(description="upper-constraints file under release-configs/constraints/")
     services: dict[str, str] = Field(default_factory=dict, description="service -> released version")
 
@@ -35,6 +36,11 @@ class ReleaseSpec(_Strict):
     undercloud: str
     overcloud: str
     ffu_chain: list[str] = Field(min_length=2)
+    path: Literal["ffu", "slurp"] = Field(
+        "ffu",
+        description="ffu: through every release N -> N+3; slurp: one skip-level hop N -> N+2 between "
+        "SLURP releases (series.<s>.slurp)",
+    )
 
 
 class ImageSpec(_Strict):

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ffulab.errors import FfulabError, PhaseError
-from ffulab.ffu.positions import DONE, PREP_STEPS, Position, is_final, positions, start_index
+from ffulab.ffu.positions import DONE, PREP_STEPS, Position, is_final, positions, start_index, step_name
 from ffulab.state import CheckResult, FfuRecord, State, StepRecord
 
 RunPlaybook = Callable[[str, dict[str, Any], str | None, str], Any]
@@ -74,11 +74,13 @@ class FfuPlan:
     snapshot: Callable[[str], None] = lambda release: None
     """Called when a release is done (automatic ``ffu-<release>`` snapshot)."""
     rerun: str = "ffulab ffu"
+    path: str = "ffu"
+    """``ffu`` (every release of the chain) or ``slurp`` (one skip-level hop): ffulab/ffu/positions.py."""
 
     def targets(self, position: Position) -> list[str]:
         """All overcloud nodes for prep steps and the final deploy; one per role for bootstrap steps."""
         _, step = position
-        everyone = is_final(self.chain, position) or step in PREP_STEPS
+        everyone = is_final(position) or step in PREP_STEPS
         return [node for nodes in self.role_nodes.values() for node in (nodes if everyone else nodes[:1])]
 
     def batches(self, position: Position) -> list[list[str]]:
@@ -91,7 +93,7 @@ class FfuPlan:
         return first + [wave for wave in waves if wave]
 
     def runs(self, position: Position) -> bool:
-        return is_final(self.chain, position) or position[1] in self.active_steps
+        return is_final(position) or position[1] in self.active_steps
 
 
 def step_key(position: Position) -> str:
@@ -110,10 +112,10 @@ def run_ffu(
 
     ``stop_after`` ends the walk after that position (the rollback drill stops after step 4).
     """
-    order = positions(plan.chain)
+    order = positions(plan.chain, plan.path)
     ffu = state.data.ffu
-    first = start_index(plan.chain, ffu, from_release, from_step)
-    ffu.chain = plan.chain
+    first = start_index(plan.chain, ffu, from_release, from_step, plan.path)
+    ffu.chain, ffu.path = plan.chain, plan.path
     for position in order[first:]:
         _run_position(state, plan, position, progress)
         if position == stop_after:
@@ -125,8 +127,8 @@ def run_ffu(
 
 def _run_position(state: State, plan: FfuPlan, position: Position, progress: Callable[[str], None]) -> None:
     release, step = position
-    final = is_final(plan.chain, position)
-    what = "the final deploy" if final else f"step {step}"
+    final = is_final(position)
+    what = step_name(step)
     ffu = state.data.ffu
     ffu.release, ffu.step, ffu.status = release, step, "running"
     record = StepRecord(status="running", started=round(time.time(), 3))
@@ -170,7 +172,7 @@ def _run_position(state: State, plan: FfuPlan, position: Position, progress: Cal
         progress(f"{release} step {step}: no service of this lab acts here")
         record.status = "nothing to do"
     record.seconds, record.ended = _since(started), round(time.time(), 3)
-    last_of_release = final or step == 9
+    last_of_release = final or (step == 9 and plan.path == "ffu")
     ffu.step = DONE if last_of_release else step + 1
     state.save()
     if last_of_release:

@@ -60,9 +60,9 @@ def _ffu_steps(state: LabState) -> list[dict[str, Any]]:
     if len(chain) < 2:
         return []
     rows = []
-    for release, step in positions(chain):
+    for release, step in positions(chain, state.ffu.path):
         entry = state.ffu.steps.get(f"{release}/{step}") or StepRecord(status=NOT_RUN)
-        final = is_final(chain, (release, step))
+        final = is_final((release, step))
         rows.append(
             {
                 "release": release,
@@ -177,6 +177,7 @@ def build_summary(state: LabState, error: str | None = None) -> dict[str, Any]:
             "name": job.get("name"),
             "description": job.get("description", ""),
             "release": (config.get("release") or {}).get("name"),
+            "path": (config.get("release") or {}).get("path", "ffu"),
             "lab": (config.get("lab") or {}).get("name"),
             "nodes": (config.get("nodes") or {}).get("name"),
             "files": files,

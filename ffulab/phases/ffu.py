@@ -69,6 +69,7 @@ def build_plan(ctx: Context) -> FfuPlan:
         final_extra_hosts=["undercloud"],
         snapshot=lambda release: _snapshot(ctx, release),
         rerun=f"ffulab ffu -w {ctx.workspace}",
+        path=config.release.path,
     )
 
 
@@ -150,7 +151,7 @@ def _downtime(ctx: Context, plan: FfuPlan, drill: bool = False) -> Iterator[None
     finally:
         samples = poller.stop()
         ffu = ctx.state.data.ffu
-        final = ffu.steps.get(step_key(positions(plan.chain)[-1]))
+        final = ffu.steps.get(step_key(positions(plan.chain, plan.path)[-1]))
         until = final.ended if final and final.status == "done" and not drill else None
         holder = ffu.rollback_drill if drill and ffu.rollback_drill else ffu
         holder.downtime = downtime.merge_all(holder.downtime, urls, samples, until)

@@ -8,7 +8,7 @@ import pytest
 
 from ffulab.errors import FfulabError, PhaseError, UsageError
 from ffulab.ffu.engine import FfuPlan, record_checks, run_ffu
-from ffulab.ffu.positions import DONE, positions, start_index
+from ffulab.ffu.positions import DONE, FINAL_STEP, positions, start_index
 from ffulab.state import FfuRecord, State
 
 CHAIN = ["2024.1", "2024.2", "2025.1", "2025.2"]
@@ -18,8 +18,15 @@ def test_positions_are_steps_1_to_9_of_each_intermediate_release_then_the_final_
     order = positions(CHAIN)
     assert order[:9] == [("2024.2", step) for step in range(1, 10)]
     assert order[9:18] == [("2025.1", step) for step in range(1, 10)]
-    assert order[-1] == ("2025.2", 1)
+    assert order[-1] == ("2025.2", FINAL_STEP)
     assert len(order) == 19
+
+
+def test_a_slurp_hop_goes_through_steps_1_to_9_at_n_plus_2_then_its_final_deploy():
+    order = positions(["2024.1", "2025.1"], "slurp")
+    assert order == [*(("2025.1", step) for step in range(1, 10)), ("2025.1", FINAL_STEP)]
+    resumed = start_index(["2024.1", "2025.1"], FfuRecord(release="2025.1", step=FINAL_STEP), path="slurp")
+    assert order[resumed] == ("2025.1", FINAL_STEP), "a hop cut after step 9 resumes at its final deploy"
 
 
 @pytest.mark.parametrize(
@@ -28,7 +35,7 @@ def test_positions_are_steps_1_to_9_of_each_intermediate_release_then_the_final_
         (FfuRecord(), ("2024.2", 1)),
         (FfuRecord(release="2024.2", step=6), ("2024.2", 6)),
         (FfuRecord(release="2024.2", step=DONE), ("2025.1", 1)),
-        (FfuRecord(release="2025.1", step=DONE), ("2025.2", 1)),
+        (FfuRecord(release="2025.1", step=DONE), ("2025.2", FINAL_STEP)),
     ],
 )
 def test_resume_starts_at_the_step_that_did_not_finish(ffu_state, expected):
@@ -37,10 +44,11 @@ def test_resume_starts_at_the_step_that_did_not_finish(ffu_state, expected):
 
 def test_from_release_and_step_are_checked():
     assert positions(CHAIN)[start_index(CHAIN, FfuRecord(), "2025.1", 8)] == ("2025.1", 8)
-    with pytest.raises(UsageError, match=r"--from-release: '2024\.1' is not a release the FFU goes to"):
+    with pytest.raises(UsageError, match=r"--from-release: '2024\.1' is not a release the upgrade goes to"):
         start_index(CHAIN, FfuRecord(), "2024.1", 1)
-    with pytest.raises(UsageError, match=r"release 2025\.2 has step"):
+    with pytest.raises(UsageError, match=r"release 2025\.2 has step\(s\) final, not 4"):
         start_index(CHAIN, FfuRecord(), "2025.2", 4)
+    assert positions(CHAIN)[start_index(CHAIN, FfuRecord(), "2025.2")] == ("2025.2", FINAL_STEP)
 
 
 class Recorder:
@@ -87,7 +95,7 @@ def test_a_full_run_visits_every_position_on_the_right_nodes(state):
     )
     bootstrap = [call for call in recorder.calls if call[1:3] == ("2024.2", 8)]
     assert [call[3] for call in bootstrap] == ["overcloud-controller-0,compute-0"]
-    assert recorder.calls[-2][:3] == ("overcloud.yml", "2025.2", 1)
+    assert recorder.calls[-2][:3] == ("overcloud.yml", "2025.2", FINAL_STEP)
     assert recorder.calls[-1] == ("ffu.yml", "2025.2", 9, "overcloud-controller-0,compute-0"), (
         "step 9's checks at N+3 too, after the final deploy, on one node per role"
     )
@@ -170,3 +178,18 @@ def test_checks_of_a_steps_parts_belong_to_the_service_before_them():
     assert ffu.checks["2024.2"]["keystone"]["upgrade-check"].status == "ok"
     assert ffu.checks["2024.2"]["placement"]["upgrade-check"].status == "failed"
     assert noted == ["placement upgrade-check: failed exit 2 Check: x"]
+
+
+def test_a_slurp_run_takes_steps_1_to_9_at_n_plus_2_then_deploys_it(state):
+    recorder, snapshots = Recorder(), []
+    plan = _plan(recorder, snapshots)
+    plan.chain, plan.path = ["2024.1", "2025.1"], "slurp"
+    run_ffu(state, plan, progress=lambda line: None)
+    assert [
+        call[1:3]
+        for call in recorder.calls
+        if call[0] == "ffu.yml" and call[3].startswith("overcloud-controller-0")
+    ][:9] == [("2025.1", step) for step in range(1, 10)]
+    assert recorder.calls[-2][:3] == ("overcloud.yml", "2025.1", FINAL_STEP)
+    assert snapshots == ["2025.1"], "one release, snapshot once it is deployed"
+    assert State.load(state.workspace).data.ffu.path == "slurp"
