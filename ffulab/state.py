@@ -152,6 +152,18 @@ class ResourcesRecord(Record):
     verified: dict[str, Any] | None = None
 
 
+class UpdateRecord(Record):
+    """The minor update at N (phase update): from the older point releases to N's, node by node."""
+
+    status: str
+    before: dict[str, str] = Field(default_factory=dict)
+    after: dict[str, str] = Field(default_factory=dict)
+    nodes: dict[str, float] = Field(default_factory=dict)
+    """node -> the seconds its update took, in the order they went."""
+    seconds: float | None = None
+    downtime: dict[str, Downtime] = Field(default_factory=dict)
+
+
 class LabState(Record):
     """Every key of ``state.json``."""
 
@@ -174,6 +186,7 @@ class LabState(Record):
     resources: ResourcesRecord = Field(default_factory=ResourcesRecord)
     validations: dict[str, dict[str, Any]] = Field(default_factory=dict, alias="validate")
     """label (baseline, final) -> that validation's result."""
+    update: UpdateRecord | None = None
     ffu: FfuRecord = Field(default_factory=FfuRecord)
     snapshots: list[dict[str, Any]] = Field(default_factory=list)
     last_revert: dict[str, Any] | None = None
@@ -201,7 +214,7 @@ class LabState(Record):
             setattr(self, key, getattr(restored, key))
 
 
-RESTORABLE = ("ffu", "overcloud", "resources", "validations")
+RESTORABLE = ("ffu", "overcloud", "resources", "validations", "update")
 """The parts that describe the lab's contents: a snapshot keeps them, a revert puts them back."""
 SALVAGED = ("lab", "owned", "layout", "virthost")
 """What destroy needs of a state file it cannot load otherwise (another format): same shape in all."""

@@ -136,6 +136,23 @@ def check_lab(config: LabConfig, origin: Origin, catalog: Catalog) -> None:
                     "unknown series",
                     f"series are {', '.join(config.series)}",
                 )
+    openstack = {service.name for service in catalog.openstack(config)}
+    n = config.release.overcloud
+    for name, version in config.release.update_from.items():
+        if name not in openstack:
+            _fail(
+                origin,
+                ("release", "update_from", name),
+                f"'{name}' is not an OpenStack service of lab '{config.lab.name}'",
+                did_you_mean(name, sorted(openstack)),
+            )
+        if version == config.series[n].services.get(name):
+            _fail(
+                origin,
+                ("release", "update_from", name),
+                f"{version} is already {n}'s version of {name}: nothing to update",
+                f"give an older point release of {n}",
+            )
     services = {service for role in config.lab.roles.values() for service in role.services}
     for series in config.release.ffu_chain:
         pins = config.series[series].services

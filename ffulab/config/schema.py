@@ -36,6 +36,11 @@ class ReleaseSpec(_Strict):
     undercloud: str
     overcloud: str
     ffu_chain: list[str] = Field(min_length=2)
+    update_from: dict[str, str] = Field(
+        default_factory=dict,
+        description="service -> an older point release of N: the lab is deployed there, then updated to N's "
+        "pins one node at a time (phase update) before the upgrade",
+    )
     path: Literal["ffu", "slurp"] = Field(
         "ffu",
         description="ffu: through every release N -> N+3; slurp: one skip-level hop N -> N+2 between "

@@ -31,6 +31,7 @@ SUMMARY_FIELDS = (
     "ffu_steps",
     "downtime",
     "checks",
+    "update",
     "validation",
     "resources",
     "regressions",

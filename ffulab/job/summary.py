@@ -80,9 +80,12 @@ def _versions(state: LabState) -> dict[str, Any]:
     before, after = state.ffu.before, state.ffu.after
     if before is None and state.chain and state.overcloud.release == state.chain[0]:
         before = Versions(release=state.overcloud.release, versions=state.overcloud.versions)
+    update = state.update
     return {
         "release_before": before.release if before else None,
         "release_after": after.release if after else None,
+        "deployed": dict(update.before) if update else (dict(before.versions) if before else {}),
+        "updated": dict(update.after) if update and update.status == "done" else {},
         "before": dict(before.versions) if before else {},
         "after": dict(after.versions) if after else {},
     }
@@ -193,6 +196,7 @@ def build_summary(state: LabState, error: str | None = None) -> dict[str, Any]:
         "phases": phases,
         "ffu_steps": steps,
         "downtime": {api: record.model_dump() for api, record in state.ffu.downtime.items()},
+        "update": state.update.model_dump() if state.update else None,
         "checks": {
             release: {
                 service: {name: check.model_dump() for name, check in checks.items()}

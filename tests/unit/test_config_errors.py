@@ -200,3 +200,10 @@ def test_the_seeds_release_config_is_retired_naming_the_one_with_its_shape(capsy
     assert "-R/--release: 'master-undercloud-newton-overcloud' is retired" in message
     assert "cannot be installed on today's Python" in message
     assert "-R master-undercloud-2024.1-overcloud" in message
+
+
+def test_an_update_from_ns_own_version_is_refused(capsys):
+    message = plan_error(
+        capsys, "-j", "ffu-keystone-only-update", "-e", "release.update_from.keystone=27.1.0"
+    )
+    assert "release.update_from.keystone: 27.1.0 is already 2025.1's version of keystone" in message
