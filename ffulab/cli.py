@@ -139,6 +139,12 @@ def cmd_ffu(args: argparse.Namespace) -> int:
     )
 
 
+def cmd_update(args: argparse.Namespace) -> int:
+    from ffulab.commands.update import update_command
+
+    return update_command(_existing_workspace(args))
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     from ffulab.commands.status import lab_status
 
@@ -260,6 +266,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="run steps 1-4 of the first release, restore the backups and N, verify; the lab stays at N",
     )
     ffu.set_defaults(func=cmd_ffu)
+
+    update = sub.add_parser(
+        "update", help="the minor update at N (release.update_from): node by node to N's point releases"
+    )
+    _workspace_flag(update)
+    update.set_defaults(func=cmd_update)
 
     register_validate(sub)
 

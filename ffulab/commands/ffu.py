@@ -10,11 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ffulab.config.resolve import resolve_recorded
-from ffulab.context import Context
 from ffulab.ffu.positions import next_index, positions, step_name
-from ffulab.logs import start_log
-from ffulab.pipeline import run_phases
+from ffulab.pipeline import recorded_run, run_phases
 from ffulab.snapshot import newest_snapshot_at_or_before, revert
 from ffulab.snapshot.records import DONE_STEP
 from ffulab.state import State
@@ -28,18 +25,15 @@ def ffu_command(
     no_revert: bool = False,
     rollback_drill: bool = False,
 ) -> int:
-    state = State.load(workspace)
-    resolved = resolve_recorded(state.data.config or {})
-    log_path = start_log(workspace, "ffu")
-    console.print(f"lab [bold]{resolved.config.lab.name}[/] in {workspace} (log: {log_path})")
+    ctx, log_path = recorded_run(workspace, "ffu")
+    state, resolved = ctx.state, ctx.resolved
     chain, path = list(resolved.config.release.ffu_chain), resolved.config.release.path
     if (from_release or from_step is not None) and not no_revert:
         release = from_release or chain[1]
         if from_step is None:
             from_step = next(step for r, step in positions(chain, path) if r == release)
         from_release, from_step = _revert_to_start(state, chain, path, release, from_step)
-    options = {"from_release": from_release, "from_step": from_step, "rollback_drill": rollback_drill}
-    ctx = Context(resolved=resolved, state=state, workspace=workspace, options=options)
+    ctx.options.update(from_release=from_release, from_step=from_step, rollback_drill=rollback_drill)
     try:
         run_phases(ctx, ["ffu"])
     finally:
