@@ -131,6 +131,11 @@ class TempestSpec(_Strict):
 
 class SnapshotSettings(_Strict):
     auto: bool = True
+    rolling: bool | None = Field(
+        None,
+        description="a snapshot 'ffu-step' before each FFU step that does work, replaced as the FFU moves "
+        "on, so a failed step's rerun starts right there; default: on for ffulab run/ffu, off for job run",
+    )
 
 
 class FfuSettings(_Strict):

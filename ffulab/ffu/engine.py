@@ -73,6 +73,8 @@ class FfuPlan:
     """Hosts the final deploy's playbook also acts on (the undercloud gets the new credentials)."""
     snapshot: Callable[[str], None] = lambda release: None
     """Called when a release is done (automatic ``ffu-<release>`` snapshot)."""
+    checkpoint: Callable[[Position], None] | None = None
+    """Called before each position that does work (the rolling ``ffu-step`` snapshot), when on."""
     rerun: str = "ffulab ffu"
     path: str = "ffu"
     """``ffu`` (every release of the chain) or ``slurp`` (one skip-level hop): ffulab/ffu/positions.py."""
@@ -130,6 +132,8 @@ def _run_position(state: State, plan: FfuPlan, position: Position, progress: Cal
     final = is_final(position)
     what = step_name(step)
     ffu = state.data.ffu
+    if plan.checkpoint and plan.runs(position):
+        plan.checkpoint(position)  # the lab just before this step: a rerun of it starts here
     ffu.release, ffu.step, ffu.status = release, step, "running"
     record = StepRecord(status="running", started=round(time.time(), 3))
     ffu.steps[step_key(position)] = record

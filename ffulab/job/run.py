@@ -88,7 +88,7 @@ def run_job(run: JobRun) -> int:
     workspace = fresh_workspace(run, name, resolved.config.lab.name)
     artifacts_option = directory(run.artifacts, "--artifacts") if run.artifacts else None
     state, log_path = start_run(resolved, workspace, run.virthost, "job")
-    options = {"virthost": run.virthost, "artifacts": artifacts_option}
+    options = {"virthost": run.virthost, "artifacts": artifacts_option, "job": name}
     ctx = Context(resolved=resolved, state=state, workspace=workspace, options=options)
     artifacts = artifacts_dir(ctx)
     _say(f"job {name}: lab {resolved.config.lab.name} in {workspace} (log: {log_path})")

@@ -68,9 +68,25 @@ def build_plan(ctx: Context) -> FfuPlan:
         canary=first_node if config.settings.ffu.canary else None,
         final_extra_hosts=["undercloud"],
         snapshot=lambda release: _snapshot(ctx, release),
+        checkpoint=(lambda position: _checkpoint(ctx, position)) if _rolling(ctx) else None,
         rerun=f"ffulab ffu -w {ctx.workspace}",
         path=config.release.path,
     )
+
+
+ROLLING = "ffu-step"
+
+
+def _rolling(ctx: Context) -> bool:
+    """The rolling snapshot: as the settings say, else on unless a job runs (CI pays for every second)."""
+    setting = ctx.resolved.config.settings.snapshots.rolling
+    return setting if setting is not None else not ctx.options.get("job")
+
+
+def _checkpoint(ctx: Context, position: tuple[str, int]) -> None:
+    from ffulab.snapshot import auto_snapshot
+
+    auto_snapshot(ctx, ROLLING, release=position[0], step=position[1])
 
 
 def _snapshot(ctx: Context, release: str) -> None:

@@ -193,3 +193,15 @@ def test_a_slurp_run_takes_steps_1_to_9_at_n_plus_2_then_deploys_it(state):
     assert recorder.calls[-2][:3] == ("overcloud.yml", "2025.1", FINAL_STEP)
     assert snapshots == ["2025.1"], "one release, snapshot once it is deployed"
     assert State.load(state.workspace).data.ffu.path == "slurp"
+
+
+def test_a_checkpoint_comes_before_each_step_that_does_work(state):
+    recorder, checkpoints = Recorder(), []
+    plan = _plan(recorder)
+    plan.active_steps = {2, 8}
+    plan.checkpoint = lambda position: checkpoints.append((position, State.load(state.workspace).data.ffu.step))
+    run_ffu(state, plan, progress=lambda line: None)
+    assert [position for position, _ in checkpoints] == [
+        ("2024.2", 2), ("2024.2", 8), ("2025.1", 2), ("2025.1", 8), ("2025.2", FINAL_STEP),
+    ]  # fmt: skip
+    assert [step for _, step in checkpoints][1] == 8, "the state already says the lab is at that step"
