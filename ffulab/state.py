@@ -190,6 +190,8 @@ class LabState(Record):
     ffu: FfuRecord = Field(default_factory=FfuRecord)
     snapshots: list[dict[str, Any]] = Field(default_factory=list)
     last_revert: dict[str, Any] | None = None
+    reuse: dict[str, Any] | None = None
+    """``job run --reuse``: the key of what made the deployed lab kept for the next run (job/reuse.py)."""
     report: dict[str, Any] | None = None
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True, populate_by_name=True)

@@ -37,6 +37,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             keep_on_failure=args.keep_on_failure,
             extra_vars=args.extra_vars,
             virthost=args.virthost,
+            reuse=args.reuse,
         )
     )
 
@@ -89,6 +90,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--artifacts", type=Path, metavar="DIR", help="default: <workspace>/artifacts")
     run.add_argument("--keep", action="store_true", help="keep the lab afterwards")
     run.add_argument("--keep-on-failure", action="store_true", help="keep the lab if the job fails")
+    run.add_argument(
+        "--reuse",
+        action="store_true",
+        help="keep the deployed lab powered off for the next --reuse run of the job, which starts from it",
+    )
     run.add_argument(
         "-e",
         "--extra-vars",

@@ -199,7 +199,9 @@ def test_a_checkpoint_comes_before_each_step_that_does_work(state):
     recorder, checkpoints = Recorder(), []
     plan = _plan(recorder)
     plan.active_steps = {2, 8}
-    plan.checkpoint = lambda position: checkpoints.append((position, State.load(state.workspace).data.ffu.step))
+    plan.checkpoint = lambda position: checkpoints.append(
+        (position, State.load(state.workspace).data.ffu.step)
+    )
     run_ffu(state, plan, progress=lambda line: None)
     assert [position for position, _ in checkpoints] == [
         ("2024.2", 2), ("2024.2", 8), ("2025.1", 2), ("2025.1", 8), ("2025.2", FINAL_STEP),
