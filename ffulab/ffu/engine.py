@@ -78,6 +78,8 @@ class FfuPlan:
     rerun: str = "ffulab ffu"
     path: str = "ffu"
     """``ffu`` (every release of the chain) or ``slurp`` (one skip-level hop): ffulab/ffu/positions.py."""
+    parallel: bool = True
+    """At a step, a node runs its services' parts side by side (playbooks/ffu.yml, ffulab_step_parts)."""
 
     def targets(self, position: Position) -> list[str]:
         """All overcloud nodes for prep steps and the final deploy; one per role for bootstrap steps."""
@@ -155,6 +157,8 @@ def _run_position(state: State, plan: FfuPlan, position: Position, progress: Cal
         for playbook, hosts, label in runs:
             progress(f"{release} {'checks' if label.endswith('checks') else what} on {', '.join(hosts)}")
             variables = {**extravars, "step": CHECK_STEP} if label.endswith("checks") else extravars
+            if playbook == STEP_PLAYBOOK:
+                variables = {**variables, "ffulab_step_parts": plan.parallel}
             try:
                 result = plan.run_playbook(playbook, variables, ",".join(hosts), label)
             except FfulabError as exc:
@@ -165,7 +169,7 @@ def _run_position(state: State, plan: FfuPlan, position: Position, progress: Cal
                 raise PhaseError(
                     "ffu",
                     f"{what} of release {release} failed: {exc}",
-                    rerun=f"{plan.rerun} --from-release {release} --from-step {step}",
+                    rerun=f"{plan.rerun} --from-release {release} --from-step {'final' if final else step}",
                 ) from exc
             for line in record_checks(ffu, release, result):
                 progress(f"{release} check {line}")

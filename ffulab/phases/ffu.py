@@ -49,7 +49,6 @@ def build_plan(ctx: Context) -> FfuPlan:
             cached[release] = {
                 **deploy_extravars(ctx, release),
                 "ffu_services": ffu_services,
-                "ffulab_step_parts": config.settings.ffu.parallel,
                 "ffulab_backups_dir": str(ctx.workspace / BACKUPS_DIR),
                 "ffulab_ssh_config": str(ctx.workspace / SSH_CONFIG),
             }
@@ -71,6 +70,7 @@ def build_plan(ctx: Context) -> FfuPlan:
         checkpoint=(lambda position: _checkpoint(ctx, position)) if _rolling(ctx) else None,
         rerun=f"ffulab ffu -w {ctx.workspace}",
         path=config.release.path,
+        parallel=config.settings.ffu.parallel,
     )
 
 

@@ -61,6 +61,9 @@ class Recorder:
         if (extravars["release"], extravars["step"]) == self.fail_at:
             raise FfulabError("task 'db_sync' failed on overcloud-controller-0: boom")
         self.calls.append((playbook, extravars["release"], extravars["step"], limit))
+        assert ("ffulab_step_parts" in extravars) == (playbook == "ffu.yml"), (
+            "parts only for a step's playbook"
+        )
         stdout = self.checks if playbook == "ffu.yml" and extravars["step"] == 9 else ""
         return SimpleNamespace(outputs=[{"role": "keystone", "stdout": stdout}])
 
