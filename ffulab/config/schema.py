@@ -131,6 +131,11 @@ class TempestSpec(_Strict):
 
 class SnapshotSettings(_Strict):
     auto: bool = True
+    keep_releases: bool = Field(
+        False,
+        description="keep every ffu-<release> snapshot; by default an intermediate release's goes once the "
+        "next release's is taken (each holds the memory of every node: disk is the cost)",
+    )
     rolling: bool | None = Field(
         None,
         description="a snapshot 'ffu-step' before each FFU step that does work, replaced as the FFU moves "
