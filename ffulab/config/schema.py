@@ -160,6 +160,11 @@ class DeploySettings(_Strict):
     idempotence: bool = Field(
         False, description="run the overcloud deploy twice; fail if the second run changes anything"
     )
+    parallel: bool = Field(
+        True,
+        description="a node deploys its OpenStack services side by side once its base services (database, "
+        "message bus, cache, load balancer) are up, each waiting for the identity API it needs",
+    )
 
 
 class ArtifactsSettings(_Strict):

@@ -236,6 +236,7 @@ def overcloud_extravars(
             for name in service.databases
         ],
         "ffulab_render_dir": str(workspace / RENDER_DIR),
+        "ffulab_deploy_parts": config.settings.deploy.parallel,
     }
     identity = catalog.provider(config, "identity")
     if identity is not None and identity.name in apis:

@@ -232,9 +232,17 @@ ffulab_identity_token() {
     body=$(jq -cn --arg p "$FFULAB_ADMIN_PASSWORD" '{auth: {identity: {methods: ["password"], password: {user:
         {name: "admin", domain: {name: "Default"}, password: $p}}}, scope: {project: {name: "admin",
         domain: {name: "Default"}}}}}')
-    headers=$(printf '%s' "$body" | curl --fail --silent --show-error --retry 30 --retry-delay 2 --retry-all-errors \
-        --max-time 120 -D - -o /dev/null -H 'Content-Type: application/json' --data @- \
-        "$FFULAB_IDENTITY_URL/auth/tokens")
+    # the identity API may still be starting (a node deploys its services side by side): wait for it
+    local deadline=$(( $(date +%s) + ${FFULAB_IDENTITY_WAIT:-1200} ))
+    while :; do
+        headers=$(printf '%s' "$body" | curl --fail --silent --show-error --max-time 120 -D - -o /dev/null \
+            -H 'Content-Type: application/json' --data @- "$FFULAB_IDENTITY_URL/auth/tokens" 2>/dev/null) && break
+        if [ "$(date +%s)" -ge "$deadline" ]; then
+            echo "ffulab: no token from $FFULAB_IDENTITY_URL within ${FFULAB_IDENTITY_WAIT:-1200} s" >&2
+            return 1
+        fi
+        sleep 5
+    done
     FFULAB_TOKEN=$(printf '%s\n' "$headers" | sed -n 's/^[Xx]-[Ss]ubject-[Tt]oken: *//p' | tr -d '\r')
     [ -n "$FFULAB_TOKEN" ] || return 1
     # the token goes to curl in a header file (-H @FILE), never on its command line
