@@ -108,6 +108,7 @@ class Remote(Virthost):
         self.target = target
         self.uri = f"qemu+ssh://{target}/system"
         self._tools: dict[str, str] = {}
+        self._ssh_ok = False
 
     @property
     def spec(self) -> str:
@@ -252,8 +253,12 @@ class Remote(Virthost):
         return Step(name, missing, apply, fix)
 
     def _ssh_missing(self) -> str | None:
+        """Asked by every remote step: once it answered, it is taken as answering (one round trip)."""
+        if self._ssh_ok:
+            return None
         result = proc.run(self.on_host(["true"]), check=False, timeout=60)
-        return None if result.returncode == 0 else f"cannot run commands on {self.target} over ssh"
+        self._ssh_ok = result.returncode == 0
+        return None if self._ssh_ok else f"cannot run commands on {self.target} over ssh"
 
     def _packages_missing(self) -> str | None:
         if self._ssh_missing():
