@@ -141,3 +141,44 @@ def test_the_command_exits_1_naming_the_resource(lab, capsys):
     err = capsys.readouterr().err
     assert f"domain {names['domain'][1]}" in err
     assert "Traceback" not in err
+
+
+def test_a_remote_lab_directory_and_its_disks_go_through_the_virthost(tmp_path, monkeypatch):
+    """An ssh virthost's lab keeps its disks and its directory on the remote: removed there, newest
+    first; a record pointing outside ffulab's directory there is refused and stays."""
+    from ffulab.virthost import remote as remote_module
+
+    root = tmp_path / "remote"
+    monkeypatch.setattr(remote_module, "REMOTE_ROOT", str(root))
+
+    class HereRemote(remote_module.Remote):
+        def on_host(self, argv):
+            return list(argv)
+
+        def teardown_if_unused(self, conn_uri=None, leaving=None):
+            return []
+
+    lab_dir = root / "labs" / "lab-1"
+    (lab_dir / "disks").mkdir(parents=True)
+    (lab_dir / "disks" / "undercloud.qcow2").write_text("disk")
+    (lab_dir / "logs").mkdir()
+    outside = tmp_path / "not-ffulab.qcow2"
+    outside.write_text("someone's")
+    workspace = tmp_path / "ws"
+    state = State.open(workspace, "lab")
+    state.update(virthost={"kind": "ssh", "spec": "ssh://lab1"})
+    for kind, name in (("file", outside), ("dir", lab_dir), ("file", lab_dir / "disks" / "undercloud.qcow2")):
+        with state.creating(kind, str(name)):
+            pass
+    monkeypatch.setattr(destroy_module, "lab_virthost", lambda _state: HereRemote("lab1"))
+
+    @contextmanager
+    def no_libvirt(uri, readonly=False):
+        yield None
+
+    monkeypatch.setattr(destroy_module, "libvirt_open", no_libvirt)
+    with pytest.raises(FfulabError, match=f"file {outside}.*refusing"):
+        destroy_module.destroy(workspace, progress=lambda _line: None)
+    assert not lab_dir.exists(), "the lab's directory and its disk were removed"
+    assert outside.exists()
+    assert [r.name for r in State.load(workspace).resources()] == [str(outside)]
