@@ -91,6 +91,55 @@ class Downtime(Record):
     timeout: float = 3.0
 
 
+class ProbeRecord(Record):
+    """One data-plane probe (ICMP echo or TCP connect) of a workload, every second while it ran."""
+
+    kind: Literal["icmp", "tcp"]
+    target: str
+    started: float | None = None
+    """The first sample's time; ``ended`` the last's: the span the probe watched."""
+    ended: float | None = None
+    samples: int = 0
+    lost: int = 0
+    loss_percent: float = 0.0
+    windows: list[Window] = Field(default_factory=list)
+    longest: float = 0.0
+    """The longest outage's seconds (first lost sample to the next answered one)."""
+    longest_window: Window | None = None
+
+
+class UptimeRecord(Record):
+    """The workload's own uptime counter as its responder gave it: a reboot makes it go back."""
+
+    first: float
+    first_at: float
+    last: float
+    last_at: float
+    continuous: bool
+    """Never went back, and grew at least as much as the wall clock minus the probes' spacing."""
+
+
+class Dataplane(Record):
+    """A workload's data plane through the FFU (``ffulab.ffu.dataplane``)."""
+
+    address: str
+    server: str | None = None
+    host: str | None = None
+    probes: dict[str, ProbeRecord] = Field(default_factory=dict)
+    """icmp / tcp -> what that probe saw."""
+    uptime: UptimeRecord | None = None
+
+
+class Workload(Record):
+    """A workload a service's resources made, that the data-plane probes watch (``ffulab-dataplane:``)."""
+
+    address: str
+    tcp: int | None = None
+    server: str | None = None
+    host: str | None = None
+    service: str | None = None
+
+
 class CheckResult(Record):
     """A service's upgrade check at one release (``<service>-status upgrade check``, schema at head)."""
 
@@ -107,6 +156,7 @@ class RollbackDrill(Record):
     verified: int | None = None
     steps: dict[str, StepRecord] = Field(default_factory=dict)
     downtime: dict[str, Downtime] = Field(default_factory=dict)
+    dataplane: dict[str, Dataplane] = Field(default_factory=dict)
 
 
 class FfuRecord(Record):
@@ -123,6 +173,8 @@ class FfuRecord(Record):
     after: Versions | None = None
     downtime: dict[str, Downtime] = Field(default_factory=dict)
     """API (service) -> its outages, added up over resumed runs."""
+    dataplane: dict[str, Dataplane] = Field(default_factory=dict)
+    """workload -> its data plane from before step 1 to the end of the final deploy."""
     checks: dict[str, dict[str, dict[str, CheckResult]]] = Field(default_factory=dict)
     """release -> service -> check name -> result, from step 9 (and the final deploy)."""
     rollback_drill: RollbackDrill | None = None
@@ -147,6 +199,8 @@ class OvercloudRecord(Record):
 
 class ResourcesRecord(Record):
     created: list[dict[str, str]] = Field(default_factory=list)
+    workloads: dict[str, Workload] = Field(default_factory=dict)
+    """name -> a workload whose data plane the FFU watches."""
     seconds: float | None = None
     created_at: str | None = None
     verified: dict[str, Any] | None = None
@@ -193,6 +247,8 @@ class LabState(Record):
     reuse: dict[str, Any] | None = None
     """``job run --reuse``: the key of what made the deployed lab kept for the next run (job/reuse.py)."""
     report: dict[str, Any] | None = None
+    warnings: list[str] = Field(default_factory=list)
+    """What the lab had to do otherwise than asked (``ffulab-warning:`` lines of the roles), once each."""
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True, populate_by_name=True)
 

@@ -143,8 +143,18 @@ class SnapshotSettings(_Strict):
     )
 
 
+class DataplaneSettings(_Strict):
+    """tripleo-upgrade's limits on the workload's pings through the FFU; the goal is no loss at all."""
+
+    max_outage: float = Field(60.0, ge=0, description="seconds: a longer outage fails the job")
+    max_loss_percent: float = Field(
+        1.0, ge=0, le=100, description="a larger share of lost pings fails the job"
+    )
+
+
 class FfuSettings(_Strict):
     canary: bool = Field(default=False, description="the first node goes alone before the others")
+    dataplane: DataplaneSettings = Field(default_factory=DataplaneSettings)
     parallel: bool = Field(
         default=True,
         description="at each step a node runs its services' parts side by side (each has its own database "

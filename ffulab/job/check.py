@@ -30,6 +30,8 @@ SUMMARY_FIELDS = (
     "phases",
     "ffu_steps",
     "downtime",
+    "dataplane",
+    "warnings",
     "checks",
     "update",
     "validation",

@@ -19,7 +19,7 @@ from ffulab.deploy.ansible import PlaybookResult, run_playbook
 from ffulab.deploy.extravars import deploy_extravars
 from ffulab.deploy.resources import verify_if_created
 from ffulab.errors import PhaseError
-from ffulab.ffu import downtime
+from ffulab.ffu import dataplane, downtime
 from ffulab.ffu.engine import FfuPlan, run_ffu, step_key
 from ffulab.ffu.positions import positions
 from ffulab.phases.overcloud import lab_versions
@@ -163,17 +163,23 @@ def _snapshot_ready(ctx: Context, plan: FfuPlan) -> None:
 
 @contextmanager
 def _downtime(ctx: Context, plan: FfuPlan, drill: bool = False) -> Iterator[None]:
-    """Poll every public API while the block runs; record the outages even when it fails.
+    """Poll every public API and every workload's data plane while the block runs; record what the
+    poller saw even when the block fails.
 
-    The FFU's outages go to ``ffu.downtime[api]`` (added up over resumed runs), the drill's to
-    ``ffu.rollback_drill.downtime[api]``.
+    The FFU's outages go to ``ffu.downtime[api]`` and ``ffu.dataplane[workload]`` (added up over
+    resumed runs), the drill's to ``ffu.rollback_drill``.
     """
     urls = ctx.state.data.overcloud.apis
-    if not urls:
-        ctx.progress("no public API in this lab: control-plane downtime is not measured")
+    workloads = ctx.state.data.resources.workloads
+    if not urls and not workloads:
+        ctx.progress("no public API nor workload in this lab: downtime is not measured")
         yield
         return
-    poller = downtime.Poller.start(lab_virthost(ctx), urls, ctx.workspace / "logs")
+    if workloads:
+        ctx.progress(f"data plane watched: {', '.join(f'{n} {w.address}' for n, w in workloads.items())}")
+    poller = downtime.Poller.start(
+        lab_virthost(ctx), urls, ctx.workspace / "logs", dataplane.poller_args(workloads)
+    )
     try:
         yield
     finally:
@@ -183,13 +189,17 @@ def _downtime(ctx: Context, plan: FfuPlan, drill: bool = False) -> Iterator[None
         until = final.ended if final and final.status == "done" and not drill else None
         holder = ffu.rollback_drill if drill and ffu.rollback_drill else ffu
         holder.downtime = downtime.merge_all(holder.downtime, urls, samples, until)
+        holder.dataplane = dataplane.merge(holder.dataplane, workloads, samples, until)
         ctx.state.save()
-        outages = ", ".join(
-            f"{api} {record.seconds:.0f} s in {len(record.windows)} window(s)"
-            for api, record in holder.downtime.items()
-        )
         prefix = "rollback drill: " if drill else ""
-        ctx.progress(f"{prefix}control-plane downtime: {outages} ({len(samples)} samples; {poller.path})")
+        if urls:
+            outages = ", ".join(
+                f"{api} {record.seconds:.0f} s in {len(record.windows)} window(s)"
+                for api, record in holder.downtime.items()
+            )
+            ctx.progress(f"{prefix}control-plane downtime: {outages} ({len(samples)} samples; {poller.path})")
+        if workloads:
+            ctx.progress(f"{prefix}data plane: {dataplane.describe(holder.dataplane)}")
 
 
 def _collect_logs(ctx: Context) -> None:
