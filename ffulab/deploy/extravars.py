@@ -10,6 +10,7 @@ catalog (roles/<svc>/ffulab.yml) says what each declares.
 from __future__ import annotations
 
 import base64
+import ipaddress
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -175,6 +176,26 @@ def providers(config: LabConfig, catalog: Catalog, layout: Layout) -> dict[str, 
     return found
 
 
+FLOATING_HOSTS = (100, 199)
+"""The external network's host numbers for floating IPs: nodes take .10 on, libvirt's DHCP .200-.250."""
+
+
+def lab_networks(layout: Layout) -> dict[str, dict[str, Any]]:
+    """Each lab network's CIDR, prefix and gateway (the virthost's bridge); the external network also
+    its floating IP range (neutron's provider network: the virthost reaches floating IPs on-link)."""
+    networks: dict[str, dict[str, Any]] = {}
+    for kind, network in layout.networks.items():
+        net = ipaddress.ip_network(network.cidr)
+        networks[kind] = {"cidr": network.cidr, "prefix": net.prefixlen, "gateway": network.gateway}
+        if kind == "external":
+            first, last = FLOATING_HOSTS
+            networks[kind] |= {
+                "floating_start": str(net.network_address + first),
+                "floating_end": str(net.network_address + last),
+            }
+    return networks
+
+
 def overcloud_extravars(
     config: LabConfig,
     catalog: Catalog,
@@ -221,6 +242,8 @@ def overcloud_extravars(
         "lab_roles": node_services(config),
         "lab_services": [service.name for service in services],
         "service_nodes": service_nodes(config, layout),
+        "lab_networks": lab_networks(layout),
+        "node_nics": {node.name: node.nics for node in layout.nodes if not node.undercloud},
         "providers": providers(config, catalog, layout),
         "apis": apis,
         "registered": [service.name for service in services if service.registered],

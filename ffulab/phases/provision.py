@@ -27,8 +27,12 @@ def _layout(ctx: Context, conn, virthost) -> Layout:
     if ctx.state.data.layout:
         return Layout.from_dict(ctx.state.data.layout)
     lab_id = lab_id_for(ctx.resolved.config.lab.name, ctx.workspace)
+    config = ctx.resolved.config
     layout = build_layout(
-        ctx.resolved.config, lab_id, allocate_subnets(existing_subnets(conn) + routed_subnets(virthost))
+        config,
+        lab_id,
+        allocate_subnets(existing_subnets(conn) + routed_subnets(virthost)),
+        ctx.resolved.catalog.external_roles(config),
     )
     ctx.state.update(layout=layout.to_dict())
     return layout
