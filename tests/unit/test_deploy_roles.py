@@ -8,7 +8,10 @@ ffulab.yml descriptions against what the roles do.
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import hmac
 import json
+import re
 import shlex
 import shutil
 import subprocess
@@ -54,11 +57,14 @@ def ansible_filters(env: jinja2.Environment) -> jinja2.Environment:
     env.filters["urlsplit"] = lambda url, part: getattr(urlsplit(url), part)
     env.filters["extract"] = lambda key, container: container[key]
     env.filters["flatten"] = _flatten
+    env.filters["regex_replace"] = lambda value, pattern, replacement="": re.sub(pattern, replacement, value)
     return env
 
 
 def render(role: str, template: str, variables: dict) -> str:
-    """Render like Ansible's template module and lookup: trim_blocks, role templates dir, its filters."""
+    """Render like Ansible's template module and lookup: trim_blocks, role templates dir, its filters.
+    ``template`` may be a path from the role's directory (``../common/templates/resources.sh.j2``, as
+    ``{{ role_path }}/../common/...`` in a task's src)."""
     env = ansible_filters(
         jinja2.Environment(
             loader=jinja2.FileSystemLoader(ROLES / role / "templates"),
@@ -73,7 +79,11 @@ def render(role: str, template: str, variables: dict) -> str:
         return render(role, name, variables)
 
     env.globals["lookup"] = lookup
-    return env.get_template(template).render(**variables, role_path=str(ROLES / role))
+    if template.startswith("../"):
+        source = env.from_string((ROLES / role / template).read_text())
+    else:
+        source = env.get_template(template)
+    return source.render(**variables, role_path=str(ROLES / role))
 
 
 def with_defaults(role: str, variables: dict) -> dict:
@@ -82,18 +92,37 @@ def with_defaults(role: str, variables: dict) -> dict:
     defaults = yaml.safe_load(defaults_file.read_text()) if defaults_file.exists() else {}
     merged = {**defaults, **variables}
     native = ansible_filters(jinja2.nativetypes.NativeEnvironment(undefined=jinja2.StrictUndefined))
+
+    def resolved(value):
+        if isinstance(value, dict):
+            return {key: resolved(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [resolved(item) for item in value]
+        if isinstance(value, str) and "{{" in value:
+            with contextlib.suppress(jinja2.UndefinedError):
+                return native.from_string(value).render(**merged)
+        return value
+
     for _ in range(4):  # defaults may refer to each other (keystone_version -> keystone_artifact)
         for key, value in merged.items():
-            if isinstance(value, str) and "{{" in value:
-                with contextlib.suppress(jinja2.UndefinedError):
-                    merged[key] = native.from_string(value).render(**merged)
+            merged[key] = resolved(value)
     return merged
 
 
 @pytest.fixture(scope="module")
 def lab_variables(tmp_path_factory):
-    workspace = tmp_path_factory.mktemp("ws")
-    resolved = resolve()
+    return build_lab_variables(tmp_path_factory.mktemp("ws"))
+
+
+@pytest.fixture(scope="module")
+def glance_lab_variables(tmp_path_factory):
+    """The glance-only lab's variables (the default job's lab has no glance)."""
+    return build_lab_variables(tmp_path_factory.mktemp("ws"), job="ffu-glance")
+
+
+def build_lab_variables(workspace: Path, job: str | None = None) -> dict:
+    """Each host's variables as Ansible gives them to the roles, for ``job``'s lab (default job: None)."""
+    resolved = resolve(job)
     config = resolved.config
     layout = build_layout(config, lab_id_for(config.lab.name, workspace), allocate_subnets([]))
     index = fake_index(resolved)
@@ -115,7 +144,9 @@ def lab_variables(tmp_path_factory):
         "undercloud": {
             **overcloud, **undercloud_extravars(config, layout, index), **common,
             "inventory_hostname": "undercloud", "ctlplane_ip": hostvars["undercloud"]["ctlplane_ip"],
-            "resources_passwords": {"keystone": "ResourcesSeed0123456789ab"},
+            "resources_passwords": {
+                service: f"ResourcesSeed{service}0123456789ab" for service in ("keystone", "glance")
+            },
             "keystone_resources_action": "create",
         },
     }  # fmt: skip
@@ -170,6 +201,37 @@ def test_keystone_script_writes_the_centrally_generated_keys(lab_variables):
     assert "/opt/openstack/keystone-25.0.0" in text and "db_sync" in text and "bootstrap" in text
 
 
+SECRET_FUNCTIONS = ("ffulab_identity_register", "ffulab_db_versions", "ffulab_schema_at_head")
+"""ffulab-lib.sh functions that take a secret as an argument and hand it on only through an environment
+variable (MYSQL_PWD, jq's $ENV) or stdin: a shell function's arguments are no process's argv."""
+ALLOWED = ("printf", "export OS_BOOTSTRAP_PASSWORD=", "MYSQL_PWD=", "connection =", "IDENTIFIED BY",
+           "password:", "OS_PASSWORD=", '"auth_url": ')  # fmt: skip
+"""Words of a line that hands its secret to a builtin, an environment variable or a config file."""
+
+
+def secret_on_a_command_line(text: str, secrets: list[str]) -> list[str]:
+    """The first word of each line of ``text`` (continuations joined, here-documents skipped: they are
+    stdin) holding one of ``secrets`` where a process's command line could show it: not a builtin or
+    environment variable of ALLOWED, a pure assignment, or a call of SECRET_FUNCTIONS."""
+    found, heredoc = [], False
+    for line in text.replace("\\\n", " ").splitlines():
+        if heredoc:
+            heredoc = line != "FFULAB_EOF"
+            continue
+        heredoc = "<<'FFULAB_EOF'" in line or "<<FFULAB_EOF" in line
+        if not any(secret in line for secret in secrets) or any(word in line for word in ALLOWED):
+            continue
+        command = re.sub(r"^\s*\w+\(\)\s*\{", "", line)  # a one-line function: its body
+        try:
+            words = shlex.split(command)
+        except ValueError:
+            words = command.split()
+        if words and (words[0] in SECRET_FUNCTIONS or all(re.match(r"^[A-Za-z_]\w*=", w) for w in words)):
+            continue
+        found.append(line.split()[0] + "...")
+    return found
+
+
 def test_secrets_never_reach_a_command_line_in_the_scripts(lab_variables):
     """Passwords go through files, here-documents, builtins (printf, export) or MYSQL_PWD, never argv."""
     variables = lab_variables["overcloud-controller-0"]
@@ -179,13 +241,139 @@ def test_secrets_never_reach_a_command_line_in_the_scripts(lab_variables):
         "ResourcesSeed",
     ]
     for _, role, text in scripts(lab_variables):
-        for line in text.replace("\\\n", " ").splitlines():  # continuation lines joined
-            if any(secret in line for secret in secrets):
-                allowed = ("printf", "export OS_BOOTSTRAP_PASSWORD=", "MYSQL_PWD=", "connection =",
-                           "IDENTIFIED BY", "password:", "OS_PASSWORD=", '"auth_url": ')  # fmt: skip
-                assert any(word in line for word in allowed), (
-                    f"{role}: a secret on a command line: {line.split()[0]}..."
-                )
+        assert not secret_on_a_command_line(text, secrets), f"{role}: a secret on a command line"
+
+
+def test_the_secret_functions_of_the_lib_keep_secrets_off_command_lines():
+    lib = (ROLES / "common" / "files" / "ffulab-lib.sh").read_text()
+    for function in SECRET_FUNCTIONS:
+        assert re.search(rf"^{function}\(\) \{{", lib, re.MULTILINE), f"ffulab-lib.sh has no {function}"
+    assert not re.search(r'--arg \w+ "\$(password|FFULAB_ADMIN_PASSWORD)"', lib), "a password on jq's argv"
+    uses = re.findall(r"[^ (]*\$\{?password\b", lib)
+    assert uses and all(use == "FFULAB_SECRET=$password" for use in uses), uses
+
+
+def test_the_secret_check_sees_what_it_should():
+    secrets = ["S3cret"]
+    flagged = "\n".join(["mariadb -pS3cret", "jq --arg p S3cret", "cmd a \\\n  --password S3cret"])
+    assert secret_on_a_command_line(flagged, secrets) == ["mariadb...", "jq...", "cmd..."]
+    safe = "\n".join([
+        "cat <<'FFULAB_EOF'", "password = S3cret", "FFULAB_EOF", "A=x B=S3cret \\\n  C=y",
+        "schema() { ffulab_db_versions u S3cret h d; }", "MYSQL_PWD=S3cret mariadb -e x",
+    ])  # fmt: skip
+    assert secret_on_a_command_line(safe, secrets) == []
+
+
+GLANCE_ACTIONS = ("deploy", "stop", "mirror", "install", "configure", "db_sync", "check")
+"""glance.sh.j2's actions: deploy, and the FFU steps' parts (roles/glance/defaults: glance_ffu_actions)."""
+
+
+def glance_script(variables: dict, action: str, release: str) -> str:
+    host = {**variables["overcloud-controller-0"], "ffulab_action": action, "release": release}
+    return render("glance", "glance.sh.j2", with_defaults("glance", host))
+
+
+def commands_of(text: str) -> str:
+    """The role's own command lines: the embedded ffulab-lib.sh and comments left out."""
+    lib = (ROLES / "common" / "files" / "ffulab-lib.sh").read_text().rstrip("\n")
+    own = text.split(lib, 1)[-1]
+    return "\n".join(line for line in own.splitlines() if not line.lstrip().startswith("#"))
+
+
+def valid_bash(text: str) -> None:
+    check = subprocess.run(["bash", "-n"], input=text, capture_output=True, text=True, check=False)
+    assert check.returncode == 0 and not check.stderr, check.stderr
+    assert text.rstrip().endswith("ffulab_done"), "the last line must be ffulab_done"
+    lines = text.splitlines()
+    opened = sum("<<'FFULAB_EOF'" in line or "<<FFULAB_EOF" in line for line in lines)
+    assert lines.count("FFULAB_EOF") == opened, "a here-document is not closed on its own line"
+
+
+def glance_secrets(variables: dict) -> list[str]:
+    host = variables["overcloud-controller-0"]
+    return [host["identity"]["admin_password"], *host["secrets"]["glance"].values(), "ResourcesSeed"]
+
+
+@pytest.mark.parametrize("release", ["2024.1", "2025.2"])
+@pytest.mark.parametrize("action", GLANCE_ACTIONS)
+def test_glance_scripts_are_valid_bash_and_keep_secrets_off_command_lines(
+    glance_lab_variables, action, release
+):
+    text = glance_script(glance_lab_variables, action, release)
+    valid_bash(text)
+    assert not secret_on_a_command_line(text, glance_secrets(glance_lab_variables))
+    version = glance_lab_variables["overcloud-controller-0"]["versions"] if release == "2024.1" else None
+    assert f"/opt/openstack/glance-{version['glance'] if version else '31.1.0'}" in text
+
+
+@pytest.mark.parametrize("action", GLANCE_ACTIONS[1:])
+def test_glance_ffu_parts_do_only_their_part(glance_lab_variables, action):
+    commands = commands_of(glance_script(glance_lab_variables, action, "2024.2"))
+    assert "/opt/openstack/glance-29.2.1" in commands
+    assert ("ffulab_units_stopped glance-api.service" in commands) == (action == "stop")
+    assert ("curl --fail --silent --show-error --head" in commands) == (action == "mirror")
+    assert ("ffulab_venv " in commands) == (action == "install")
+    assert ("/etc/glance/glance-api-paste.ini" in commands) == (action == "configure")
+    assert ("manage db sync" in commands) == (action == "db_sync")
+    assert ("glance-status" in commands and "ffulab_schema_at_head" in commands) == (action == "check")
+    assert "ffulab_unit_active" not in commands and "ffulab_identity_register" not in commands, (
+        "the FFU never starts glance nor registers it: the final deploy does"
+    )
+    assert "load_metadefs" not in commands, "metadefs are loaded once, at the first deploy"
+
+
+def test_glance_deploy_writes_its_config_and_serves_through_haproxy(glance_lab_variables):
+    host = glance_lab_variables["overcloud-controller-0"]
+    text = glance_script(glance_lab_variables, "deploy", "2024.1")
+    conf = text[text.index('"$conf" 640 root:glance <<') :].split("\nFFULAB_EOF\n")[0]
+    for line in ("enabled_backends = fs:file", "default_backend = fs", "flavor = keystone",
+                 f"memcached_servers = {host['providers']['cache']['host']}:11211", "username = glance",
+                 "filesystem_store_datadir = /var/lib/glance/images/",
+                 "filesystem_store_datadir = /var/lib/glance/staging/",
+                 f"password = {host['secrets']['glance']['service_password']}",
+                 f"@{host['providers']['database']['host']}/glance?charset=utf8"):  # fmt: skip
+        assert line in conf, f"glance-api.conf lacks {line!r}"
+    commands = commands_of(text)
+    for step in ("ffulab_venv ", "manage db sync",
+                 "manage db load_metadefs --path \"$venv/etc/glance/metadefs\"",
+                 "ffulab_wsgi_unit glance-api glance \"$venv\" glance_wsgi 9292 ",
+                 "ffulab_unit_active glance-api.service", "ffulab_identity_register glance image ",
+                 f"ffulab_answers {host['apis']['glance']['url']} "):  # fmt: skip
+        assert step in commands, f"the deploy lacks {step!r}"
+    assert commands.index("manage db sync") < commands.index("ffulab_unit_active glance-api.service"), (
+        "the schema is synced before the unit starts"
+    )
+
+
+def test_glance_resources_script_is_valid_and_its_program_compiles(glance_lab_variables):
+    host = {
+        **glance_lab_variables["undercloud"], "ffulab_script": "glance", "ffulab_action": "verify",
+    }  # fmt: skip
+    variables = with_defaults("glance", host)
+    variables["ffulab_resources_spec"] = variables["glance_resources_spec"]
+    text = render("glance", "../common/templates/resources.sh.j2", variables)
+    valid_bash(text)
+    assert not secret_on_a_command_line(text, glance_secrets(glance_lab_variables))
+    spec, program = text.split("<<'FFULAB_EOF'\n")[1:3]
+    spec = json.loads(spec.split("\nFFULAB_EOF\n")[0])
+    assert spec["image_url"] == host["apis"]["glance"]["url"] and spec["seed"].startswith("ResourcesSeed")
+    assert {image["visibility"] for image in spec["resources"]["images"]} == {
+        "public", "private", "shared", "community"
+    }  # fmt: skip
+    compile(program.split("\nFFULAB_EOF\n")[0], "glance resources", "exec")
+
+
+def test_glance_image_data_is_deterministic_and_no_disk_format():
+    namespace: dict = {"hmac": hmac, "hashlib": hashlib, "__name__": "glance_resources"}
+    exec(compile((ROLES / "glance" / "files" / "glance_resources.py").read_text(), "g", "exec"), namespace)
+    image_bytes = namespace["image_bytes"]
+    data = image_bytes("seed", "ffulab-image-public", 320)
+    assert len(data) == 320 * 1024 and data == image_bytes("seed", "ffulab-image-public", 320)
+    assert data != image_bytes("seed", "ffulab-image-private", 320)
+    assert data != image_bytes("other-lab", "ffulab-image-public", 320)
+    assert data.startswith(b"ffulab resources image ffulab-image-public\n") and data[510:512] == b"\0\0", (
+        "a text header, no MBR boot signature"
+    )
 
 
 ANSIBLE_PLAYBOOK = Path(sys.executable).parent / "ansible-playbook"

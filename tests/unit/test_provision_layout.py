@@ -77,7 +77,8 @@ def test_the_nodes_of_a_role_whose_service_needs_the_external_network_get_a_nic_
     assert ipaddress.ip_address(compute.nics["external"]["ip"]) in external
     assert compute.nics["external"]["mac"] != compute.nics["ctlplane"]["mac"]
     sources = [e.get("network") for e in ET.fromstring(_domain(compute, layout, tmp_path)).iter("source")]
-    assert sources[-2:] == [layout.networks["ctlplane"].libvirt_name, layout.networks["external"].libvirt_name]
+    networks = layout.networks
+    assert sources[-2:] == [networks["ctlplane"].libvirt_name, networks["external"].libvirt_name]
 
 
 def _domain(node, layout: Layout, tmp_path: Path) -> str:
