@@ -450,7 +450,7 @@ def _parts_runner(tmp_path: Path, parts: dict[str, str]) -> subprocess.Completed
         path = tmp_path / f"{service}.sh"
         path.write_text(script)
         rendered.append({"service": service, "action": "db_sync", "path": str(path)})
-    text = render("common", "parts.sh.j2", {"ffulab_parts": rendered})
+    text = render("common", "parts.sh.j2", {"common_parts": rendered})
     text = text.replace("/run/ffulab-parts.", f"{tmp_path}/parts.")
     return subprocess.run(["bash", "-c", text], capture_output=True, text=True, check=False, timeout=60)
 
