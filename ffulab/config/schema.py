@@ -153,7 +153,12 @@ class DataplaneSettings(_Strict):
 
 
 class FfuSettings(_Strict):
-    canary: bool = Field(default=False, description="the first node goes alone before the others")
+    canary: bool = Field(
+        default=False,
+        description="the first node of the lab's last role (the computes) goes alone before the others of "
+        "its role at each step, and at the final deploy it is checked (every resource, its workloads "
+        "among them) before any other moves",
+    )
     dataplane: DataplaneSettings = Field(default_factory=DataplaneSettings)
     parallel: bool = Field(
         default=True,

@@ -6,8 +6,10 @@ steps (4-9) on one node per role; the final deploy at N+3 runs the deploy playbo
 then step 9's checks at N+3. A role reports each check it makes (``<service>-status upgrade
 check``, schema at head) as ``ffulab-check: NAME ok|warning|failed DETAIL``; the engine keeps them
 per release and service in ``ffu.checks`` (a failed check fails its task, hence the step).
-Within a position the nodes of one role go one at a time (roles side by side), after the canary
-node when there is one. A step no service of the lab acts at is recorded as such and not run.
+Within a step the nodes of one role go one at a time (roles side by side), after the canary node
+when there is one; the final deploy goes role after role in the lab's order (control plane first),
+one node at a time, the canary first in its role and checked (``after_canary``) before the others.
+A step no service of the lab acts at is recorded as such and not run.
 State is written before and after each position, so a kill leaves a lab that ``ffulab ffu``
 resumes at the step that did not finish.
 """
@@ -68,7 +70,10 @@ class FfuPlan:
     active_steps: Collection[int] = field(default_factory=lambda: range(1, 10))
     """The steps at which some service of the lab has tasks; the others are not run."""
     canary: str | None = None
-    """A node that goes alone before the others at each position it takes part in."""
+    """A node that goes alone before the others of its role at each position it takes part in."""
+    after_canary: Callable[[str], None] | None = None
+    """Called with the canary once its final deploy is done, before any other node of its role moves
+    (the workloads checked there); raising stops the FFU with the others untouched."""
     final_extra_hosts: list[str] = field(default_factory=list)
     """Hosts the final deploy's playbook also acts on (the undercloud gets the new credentials)."""
     snapshot: Callable[[str], None] = lambda release: None
@@ -88,8 +93,17 @@ class FfuPlan:
         return [node for nodes in self.role_nodes.values() for node in (nodes if everyone else nodes[:1])]
 
     def batches(self, position: Position) -> list[list[str]]:
-        """The targets in runs: the canary alone first, then the i-th node of every role together."""
+        """The targets in runs. A step: the canary alone first, then the i-th node of every role
+        together. The final deploy: role after role in the lab's order (the control plane before the
+        computes: servers before agents), one node at a time, the canary first in its role."""
         targets = self.targets(position)
+        if is_final(position):
+            return [
+                [node]
+                for nodes in self.role_nodes.values()
+                for node in sorted(nodes, key=lambda node: node != self.canary)
+                if node in targets
+            ]
         first = [[self.canary]] if self.canary in targets else []
         rest = [[n for n in nodes if n in targets and n != self.canary] for nodes in self.role_nodes.values()]
         depth = max(map(len, rest), default=0)
@@ -161,6 +175,10 @@ def _run_position(state: State, plan: FfuPlan, position: Position, progress: Cal
                 variables = {**variables, "ffulab_step_parts": plan.parallel}
             try:
                 result = plan.run_playbook(playbook, variables, ",".join(hosts), label)
+                canary_done = final and playbook == FINAL_PLAYBOOK and hosts[0] == plan.canary
+                if canary_done and plan.after_canary:
+                    progress(f"{release} canary {plan.canary} at {release}: checking its workloads")
+                    plan.after_canary(plan.canary)
             except FfulabError as exc:
                 record_checks(ffu, release, getattr(exc, "result", None))
                 record.status, record.seconds, record.ended = "failed", _since(started), round(time.time(), 3)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from ffulab.context import BACKUPS_DIR, artifacts_dir
 from ffulab.deploy.ansible import PlaybookResult, run_playbook
 from ffulab.deploy.extravars import deploy_extravars
-from ffulab.deploy.resources import verify_if_created
+from ffulab.deploy.resources import check_resources, failure, verify_if_created
 from ffulab.errors import PhaseError
 from ffulab.ffu import dataplane, downtime
 from ffulab.ffu.engine import FfuPlan, run_ffu, step_key
@@ -57,14 +57,17 @@ def build_plan(ctx: Context) -> FfuPlan:
     def run(playbook: str, variables: dict[str, Any], limit: str | None, label: str) -> PlaybookResult:
         return run_playbook(ctx.workspace, playbook, variables, ctx.progress, limit=limit, label=label)
 
-    first_node = next(iter(role_nodes.values()))[0] if role_nodes else None
+    # the canary: the first node of the lab's last role (the computes when there are some: their
+    # workloads are what a canary proves), else of its only role
+    canary = list(role_nodes.values())[-1][0] if role_nodes and config.settings.ffu.canary else None
     return FfuPlan(
         chain=list(config.release.ffu_chain),
         role_nodes=role_nodes,
         extravars=extravars,
         run_playbook=run,
         active_steps={step for service in ffu_services for step in catalog[service].ffu},
-        canary=first_node if config.settings.ffu.canary else None,
+        canary=canary,
+        after_canary=(lambda node: _check_canary(ctx, node)) if canary else None,
         final_extra_hosts=["undercloud"],
         snapshot=lambda release: _snapshot(ctx, release),
         checkpoint=(lambda position: _checkpoint(ctx, position)) if _rolling(ctx) else None,
@@ -72,6 +75,24 @@ def build_plan(ctx: Context) -> FfuPlan:
         path=config.release.path,
         parallel=config.settings.ffu.parallel,
     )
+
+
+def _check_canary(ctx: Context, node: str) -> None:
+    """The canary at N+3 with the control plane: every resource (the workloads on it among them)
+    verified before any other node of its role moves; a failure raises and leaves them at N."""
+    release = ctx.resolved.config.release.ffu_chain[-1]
+    if not ctx.state.data.resources.created:
+        ctx.progress(f"canary {node}: no resources were created before the FFU, nothing to check on it")
+        return
+    verified, items, log_path = check_resources(ctx, label=f"resources-canary-{node}")
+    if verified["failed"]:
+        raise failure(
+            items,
+            f"verify on the canary {node}",
+            log_path,
+            f"ffulab ffu -w {ctx.workspace} --from-step final",
+        )
+    ctx.progress(f"canary {node} at {release}: {verified['items']} resource(s) verified, the others follow")
 
 
 ROLLING = "ffu-step"

@@ -98,11 +98,14 @@ def test_a_full_run_visits_every_position_on_the_right_nodes(state):
     )
     bootstrap = [call for call in recorder.calls if call[1:3] == ("2024.2", 8)]
     assert [call[3] for call in bootstrap] == ["overcloud-controller-0,compute-0"]
-    assert recorder.calls[-2][:3] == ("overcloud.yml", "2025.2", FINAL_STEP)
+    final = [call[3] for call in recorder.calls if call[0] == "overcloud.yml"]
+    assert final == ["overcloud-controller-0", "overcloud-controller-1", "compute-0"], (
+        "the final deploy goes role after role (control plane first), one node at a time"
+    )
     assert recorder.calls[-1] == ("ffu.yml", "2025.2", 9, "overcloud-controller-0,compute-0"), (
         "step 9's checks at N+3 too, after the final deploy, on one node per role"
     )
-    assert len(recorder.calls) == 19 + 6 + 1 + 1
+    assert len(recorder.calls) == 19 + 6 + 1 + 1 + 1, "one more final run: the nodes of a role one by one"
     assert snapshots == ["2024.2", "2025.1", "2025.2"]
     steps = State.load(state.workspace).data.ffu.steps
     assert set(steps) == {f"{r}/{s}" for r, s in positions(CHAIN)}
@@ -117,8 +120,47 @@ def test_the_canary_goes_alone_first_and_the_final_deploy_reaches_the_undercloud
     final = [call[3] for call in recorder.calls if call[0] == "overcloud.yml"]
     assert final == [
         "overcloud-controller-1,undercloud",
-        "overcloud-controller-0,compute-0,undercloud",
+        "overcloud-controller-0,undercloud",
+        "compute-0,undercloud",
     ]
+    prep = [call[3] for call in recorder.calls if call[1:3] == ("2024.2", 2)]
+    assert prep == ["overcloud-controller-1", "overcloud-controller-0,compute-0"]
+
+
+def _computes(recorder):
+    plan = _plan(recorder)
+    plan.role_nodes = {"Controller": ["ctl-0"], "Compute": ["compute-0", "compute-1"]}
+    plan.canary = "compute-0"
+    return plan
+
+
+def test_the_canary_compute_is_checked_after_its_final_deploy_before_the_other_compute_moves(state):
+    recorder, checked = Recorder(), []
+
+    def after_canary(node):
+        checked.append((node, [c[3] for c in recorder.calls if c[0] == "overcloud.yml"]))
+
+    plan = _computes(recorder)
+    plan.after_canary = after_canary
+    run_ffu(state, plan, progress=lambda line: None)
+    assert checked == [("compute-0", ["ctl-0", "compute-0"])], "controllers first, then the canary, checked"
+    final = [c[3] for c in recorder.calls if c[0] == "overcloud.yml"]
+    assert final == ["ctl-0", "compute-0", "compute-1"]
+
+
+def test_a_failed_canary_check_stops_the_ffu_with_the_other_computes_untouched(state):
+    recorder = Recorder()
+    plan = _computes(recorder)
+
+    def after_canary(node):
+        raise FfulabError("workload not answering on compute-0")
+
+    plan.after_canary = after_canary
+    with pytest.raises(PhaseError, match="workload not answering on compute-0") as raised:
+        run_ffu(state, plan, progress=lambda line: None)
+    assert "--from-step final" in str(raised.value.rerun)
+    assert [c[3] for c in recorder.calls if c[0] == "overcloud.yml"] == ["ctl-0", "compute-0"]
+    assert State.load(state.workspace).data.ffu.status == "failed"
 
 
 def test_a_step_no_service_acts_at_is_recorded_and_not_run(state):
@@ -152,7 +194,7 @@ def test_a_failing_step_stops_with_the_rerun_command_and_resume_continues_there(
     recorder = Recorder()
     run_ffu(State.load(state.workspace), _plan(recorder), progress=lambda line: None)
     assert recorder.calls[0][1:3] == ("2024.2", 6), "the rerun continues at the step that failed"
-    assert len(recorder.calls) == 19 + 6 + 1 + 1 - 5 - 3
+    assert len(recorder.calls) == 19 + 6 + 1 + 1 + 1 - 5 - 3
 
 
 def test_the_roles_checks_are_kept_per_release_and_service(state):
