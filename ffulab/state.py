@@ -353,6 +353,13 @@ class State:
             os.fsync(handle.fileno())
         os.replace(tmp, self.path)
 
+    def warn(self, warnings: list[str]) -> None:
+        """Keep each new warning once (the same one comes back at every deploy) and save."""
+        new = [w for w in warnings if w not in self.data.warnings]
+        if new:
+            self.data.warnings = [*self.data.warnings, *new]
+            self.save()
+
     def update(self, **parts: Any) -> None:
         """Set some parts (validated) and save."""
         for name, value in parts.items():

@@ -191,6 +191,7 @@ def _run_position(state: State, plan: FfuPlan, position: Position, progress: Cal
                 ) from exc
             for line in record_checks(ffu, release, result):
                 progress(f"{release} check {line}")
+            state.warn(getattr(result, "warnings", None) or [])
             for timed in getattr(result, "steps", None) or []:
                 record.timings[f"{timed['host']} {timed['step']}"] = timed["seconds"]
         record.status = "done"
