@@ -154,6 +154,14 @@ class Virthost(ABC):
 
     def prepare(self, progress: Callable[[str], None] | None = None) -> list[str]:
         """Install and start what is missing, then decide the virt type; return what changed."""
+        changed = self.start(progress)
+        result, fresh = self.virt_type()
+        if fresh:
+            changed.append(f"virt type: {result.virt_type} ({result.reason})")
+        return changed
+
+    def start(self, progress: Callable[[str], None] | None = None) -> list[str]:
+        """Install and start what is missing (after a reboot: the daemons); return what changed."""
         changed: list[str] = []
         for step in self.steps():
             gap = step.missing()
@@ -162,9 +170,6 @@ class Virthost(ABC):
             if progress:
                 progress(f"{step.name}: {gap}")
             changed += step.apply()
-        result, fresh = self.virt_type()
-        if fresh:
-            changed.append(f"virt type: {result.virt_type} ({result.reason})")
         return changed
 
     def virt_type(self) -> tuple[probe.ProbeResult, bool]:

@@ -66,6 +66,13 @@ class DriverDomain:
 class FakeVirthost:
     uri = "test:///default"
 
+    def __init__(self, calls: list[str] | None = None):
+        self.calls = calls if calls is not None else []
+
+    def start(self, progress=None):
+        self.calls.append("start")
+        return ["started libvirtd (pid 1) in netns test"]
+
     def teardown_if_unused(self, conn_uri=None, leaving=None):
         return []
 
@@ -84,11 +91,13 @@ def lab(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
         for name in names[kind]:
             with state.creating(kind, name):
                 pass
-    monkeypatch.setattr(destroy_module, "lab_virthost", lambda _state: FakeVirthost())
-    failing: dict[str, object] = {"names": set(), "code": libvirt.VIR_ERR_INTERNAL_ERROR}
+    calls: list[str] = []
+    monkeypatch.setattr(destroy_module, "lab_virthost", lambda _state: FakeVirthost(calls))
+    failing: dict[str, object] = {"names": set(), "code": libvirt.VIR_ERR_INTERNAL_ERROR, "calls": calls}
 
     @contextmanager
     def open_lab_libvirt(uri, readonly=False):
+        calls.append("open")
         yield FailingLookups(conn, failing["names"], failing["code"])
 
     monkeypatch.setattr(destroy_module, "libvirt_open", open_lab_libvirt)
@@ -104,6 +113,15 @@ def test_an_object_libvirt_does_not_know_is_gone_and_forgotten(lab):
     )
     assert names["domain"][1] not in conn.listDefinedDomains(), "the existing domain is undefined"
     assert not (workspace / "state.json").exists(), "every record forgotten: the state goes"
+
+
+def test_the_virthost_is_started_before_libvirt_is_asked(lab):
+    """After a reboot the sandbox's libvirtd is gone but its domains stay defined: destroy starts it."""
+    workspace, _conn, _names, failing = lab
+    lines: list[str] = []
+    destroy_module.destroy(workspace, progress=lines.append)
+    assert failing["calls"][:2] == ["start", "open"]
+    assert "started libvirtd (pid 1) in netns test" in lines
 
 
 @pytest.mark.parametrize(
