@@ -111,7 +111,8 @@ def destroy(workspace: Path, progress: Callable[[str], None] = print) -> list[st
     _close_ssh_masters(workspace, state)
     virthost = lab_virthost(state) if state.data.virthost else None
     if virthost and any(owned.kind in ("domain", "network") for owned in state.resources()):
-        for line in virthost.start(progress):  # a reboot stopped the sandbox's libvirtd: its domains stay defined
+        # a reboot stopped the sandbox's libvirtd: its domains stay defined
+        for line in virthost.start(progress):
             progress(line)
     with ExitStack() as stack:
         conn = stack.enter_context(libvirt_open(virthost.uri)) if virthost else None
