@@ -116,6 +116,12 @@ class ServiceSpec(_Strict):
         description="lab networks its nodes need a NIC on besides ctlplane (external: where floating IPs "
         "live, reached from the virthost, e.g. the OVN gateway's provider bridge)",
     )
+    uses: list[Literal["workload_image"]] = Field(
+        default_factory=list,
+        description="what ffulab makes for the role besides its venv: workload_image, a tiny guest "
+        "(Debian's cloud kernel + a busybox initramfs answering ping and TCP 80 with its uptime) on the "
+        "undercloud's mirror, described by the extravar workload_image",
+    )
     tempest: TempestSpec = Field(default_factory=TempestSpec)
     deploy: str
     ffu: dict[int, str] = Field(
@@ -201,6 +207,10 @@ class Catalog(dict[str, Service]):
             for role, spec in config.lab.roles.items()
             if any("external" in self[name].networks for name in spec.services)
         }
+
+    def uses(self, config: LabConfig, what: str) -> bool:
+        """Whether some service of the lab uses ``what`` (catalog ``uses``: e.g. workload_image)."""
+        return any(what in service.uses for service in self.of_lab(config))
 
     def provider(self, config: LabConfig, capability: str) -> Service | None:
         """The lab's service providing ``capability`` (the first in lab order), if any."""

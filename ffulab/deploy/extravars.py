@@ -261,6 +261,13 @@ def overcloud_extravars(
         "ffulab_render_dir": str(workspace / RENDER_DIR),
         "ffulab_deploy_parts": config.settings.deploy.parallel,
     }
+    images = {entry["name"]: entry for entry in index.get("images", [])}
+    if catalog.uses(config, "workload_image"):
+        if "workload" not in images:
+            raise FfulabError(
+                "the undercloud's mirror has no workload image: run the undercloud phase (-t undercloud)"
+            )
+        extravars["workload_image"] = workload_extravar(images["workload"], undercloud.ctlplane_ip)
     identity = catalog.provider(config, "identity")
     if identity is not None and identity.name in apis:
         extravars["identity"] = {
@@ -270,6 +277,20 @@ def overcloud_extravars(
             "admin_password": lab_secret(workspace, ADMIN_PASSWORD_SECRET),
         }
     return extravars
+
+
+def workload_extravar(entry: dict[str, Any], undercloud_ip: str) -> dict[str, Any]:
+    """``workload_image`` for the roles: its archive on the undercloud (path and URL), its sha256, and
+    the members (``vmlinuz``, ``initrd.gz``, ``manifest.json``) with the command line to boot them."""
+    return {
+        "path": f"{MIRROR_DIR}/{entry['file']}",
+        "url": f"{mirror_url(undercloud_ip, MIRROR_PORT)}/{entry['file']}",
+        "sha256": entry["sha256"],
+        "digest": entry["digest"],
+        "kernel_version": entry["kernel_version"],
+        "cmdline": entry["cmdline"],
+        "tcp": entry["tcp"],
+    }
 
 
 def deploy_extravars(ctx: Context, release: str | None = None) -> dict[str, Any]:

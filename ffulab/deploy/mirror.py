@@ -105,19 +105,25 @@ def listing_script(directory: str = MIRROR_DIR) -> str:
     )
 
 
+def mirror_entries(index: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every file of a mirror index: the venv archives (``artifacts``), then the images ffulab made for
+    the lab's roles (``images``: e.g. the workload image, ``images/workload-<digest>.tar.zst``)."""
+    return [*index.get("artifacts", []), *index.get("images", [])]
+
+
 def plan_sync(
     index: dict[str, Any], remote_index: dict[str, Any], remote_sizes: dict[str, int]
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[str]]:
     """(to send, to keep, to remove): an artifact is kept only if the undercloud's index has its sha256
     and the file there has its size; files the new index does not list are removed."""
-    known = {entry["file"]: entry["sha256"] for entry in remote_index.get("artifacts", [])}
+    known = {entry["file"]: entry["sha256"] for entry in mirror_entries(remote_index)}
     send, keep = [], []
-    for entry in index["artifacts"]:
+    for entry in mirror_entries(index):
         present = (
             known.get(entry["file"]) == entry["sha256"] and remote_sizes.get(entry["file"]) == entry["size"]
         )
         (keep if present else send).append(entry)
-    wanted = {entry["file"] for entry in index["artifacts"]}
+    wanted = {entry["file"] for entry in mirror_entries(index)}
     remove = sorted(name for name in remote_sizes if name not in wanted)
     return send, keep, remove
 

@@ -3,6 +3,8 @@
 1. artifacts: every OpenStack service of the lab at every series of the FFU chain, plus the
    undercloud series' openstackclient, built on the virthost or taken from the cache
    (:func:`ffulab.artifacts.ensure_release_artifacts`);
+   and, when a service of the lab uses it (catalog ``uses``), the workload image
+   (:mod:`ffulab.image.workload`);
 2. mirror: only the missing ones are copied to ``/srv/ffulab/mirror/<series>/`` (:mod:`ffulab.deploy.mirror`);
 3. ``playbooks/undercloud.yml``: the mirror's HTTP unit on the ctlplane address, chrony serving the
    ctlplane, openstackclient unpacked and on PATH.
@@ -22,11 +24,13 @@ from ffulab.deploy.extravars import undercloud_extravars
 from ffulab.deploy.mirror import (
     MIRROR_DIR,
     MIRROR_PORT,
+    mirror_entries,
     mirror_url,
     serve_files,
     serve_from_virthost,
     sync_mirror,
 )
+from ffulab.image.workload import ensure_workload_image, workload_mirror_entry
 from ffulab.provision.labvirt import lab_virthost
 from ffulab.provision.layout import Layout
 
@@ -50,12 +54,19 @@ def run(ctx: Context) -> None:
     files = {
         entry["file"]: artifact.path for entry, artifact in zip(index["artifacts"], artifacts, strict=True)
     }
+    if ctx.resolved.catalog.uses(ctx.resolved.config, "workload_image"):
+        mark = time.monotonic()
+        image = ensure_workload_image(progress=ctx.progress)
+        timings["workload_image"] = round(time.monotonic() - mark, 1)
+        entry = workload_mirror_entry(image)
+        index["images"] = [entry]
+        files[entry["file"]] = image.archive
     virthost = lab_virthost(ctx)
     address = layout.networks["ctlplane"].gateway
     if virthost.lab_reachable_here:  # the bridge is on this machine: serve the cache's files as they are
         serve = partial(serve_files, virthost.wrap, address)
     else:  # an ssh virthost: copied into its store once, served there
-        sums = {entry["file"]: entry["sha256"] for entry in index["artifacts"]}
+        sums = {entry["file"]: entry["sha256"] for entry in mirror_entries(index)}
         serve = partial(serve_from_virthost, virthost, address, sums, progress=ctx.progress)
     mark = time.monotonic()
     sync = sync_mirror(ctx.workspace, index, files, ctx.progress, serve=serve)

@@ -123,3 +123,32 @@ def test_shared_services_live_on_the_first_node_of_a_role_running_them(tmp_path:
         providers(resolved.config, resolved.catalog, layout)["database"]["node"] == "overcloud-controller-0"
     )
     assert "glance" not in nodes
+
+
+def test_a_lab_using_the_workload_image_gets_it_from_the_mirror_or_an_error_naming_the_phase(tmp_path: Path):
+    resolved, layout = lab(tmp_path)
+    index = fake_index(resolved)
+    plain = overcloud_extravars(resolved.config, resolved.catalog, layout, tmp_path, index)
+    assert "workload_image" not in plain, "no service of the lab uses it"
+    keystone = resolved.catalog["keystone"]
+    resolved.catalog["keystone"] = keystone.model_copy(update={"uses": ["workload_image"]})
+    with pytest.raises(FfulabError, match=r"no workload image.*-t undercloud"):
+        overcloud_extravars(resolved.config, resolved.catalog, layout, tmp_path, index)
+    entry = {
+        "name": "workload", "file": "images/workload-0123456789abcdef.tar.zst", "sha256": "ab" * 32,
+        "size": 10, "digest": "0123456789abcdef" * 4, "kernel_version": "6.1.0-57-cloud-amd64",
+        "cmdline": "console=ttyS0", "tcp": 80,
+    }  # fmt: skip
+    extravars = overcloud_extravars(
+        resolved.config, resolved.catalog, layout, tmp_path, {**index, "images": [entry]}
+    )
+    undercloud = layout.node("undercloud").ctlplane_ip
+    assert extravars["workload_image"] == {
+        "path": "/srv/ffulab/mirror/images/workload-0123456789abcdef.tar.zst",
+        "url": f"http://{undercloud}:8787/images/workload-0123456789abcdef.tar.zst",
+        "sha256": "ab" * 32,
+        "digest": entry["digest"],
+        "kernel_version": "6.1.0-57-cloud-amd64",
+        "cmdline": "console=ttyS0",
+        "tcp": 80,
+    }

@@ -143,6 +143,19 @@ def test_plan_sync_keeps_only_what_matches_sha256_and_size(artifacts):
     assert keep == [a] and remove == ["old/x.tar.zst"]
 
 
+def test_plan_sync_treats_the_images_of_the_index_like_its_artifacts(artifacts):
+    index, _ = artifacts
+    image = {"name": "workload", "file": "images/workload-0123.tar.zst", "sha256": "1" * 64, "size": 7}
+    with_image = {**index, "images": [image]}
+    sizes = {e["file"]: e["size"] for e in index["artifacts"]}
+    send, keep, remove = plan_sync(with_image, index, sizes)
+    assert send == [image] and len(keep) == 3 and remove == []
+    send, keep, remove = plan_sync(with_image, with_image, {**sizes, image["file"]: 7})
+    assert send == [] and image in keep
+    send, keep, remove = plan_sync(index, with_image, {**sizes, image["file"]: 7})
+    assert remove == [image["file"]], "an image the index no longer lists goes"
+
+
 def test_apply_script_checks_sums_before_moving_and_writes_the_index_last(artifacts):
     index, _ = artifacts
     script = apply_script(index["artifacts"], [], json.dumps(index), None, "/srv/m")
