@@ -54,6 +54,11 @@ class VenvSpec(_Strict):
     pins: dict[str, list[str]] = Field(
         default_factory=dict, description="series -> constraints added to its upper-constraints"
     )
+    build_packages: list[str] = Field(
+        default_factory=list,
+        description="Debian packages its venv's build needs besides the builder root's (e.g. headers "
+        "a compiled dependency links against); they never reach the guest image",
+    )
 
 
 class SecretSpec(_Strict):

@@ -73,6 +73,9 @@ class ArtifactSpec:
     """A command of the venv's bin/ whose output ends with the version; empty: ask importlib.metadata."""
     pins: tuple[str, ...] = ()
     """Constraints added to the series' upper-constraints for this artifact (roles/<svc>/ffulab.yml)."""
+    build_packages: tuple[str, ...] = ()
+    """Debian packages its build needs besides the builder root's (headers a compiled dependency links
+    against): the artifact is then built in a builder root that has them, its own cache entry."""
 
     def check_argv(self, venv: str) -> list[str]:
         if self.check:
@@ -165,7 +168,10 @@ def ensure_artifact(
     label = f"{spec.name} {version} ({series})"
     locked = _checked_lock(lock, spec, version, constraints, say) if lock is not None else None
     cache_base = cache_dir or cache.default_cache()
-    builder = builder or ensure_root(builder_recipe(suite, mirror), cache_base, say)
+    if spec.build_packages:  # its own builder root (a different digest, so its own artifact key)
+        builder = ensure_root(builder_recipe(suite, mirror, spec.build_packages), cache_base, say)
+    else:
+        builder = builder or ensure_root(builder_recipe(suite, mirror), cache_base, say)
     key = artifact_key(
         spec, version, series, constraints.read_bytes(), lock.read_bytes() if lock else None, builder.digest
     )

@@ -57,6 +57,7 @@ def artifact_spec(service: Service, series: str) -> ArtifactSpec:
         (*SERVICE_EXTRAS, *venv.extras),
         tuple(venv.check),
         tuple(venv.pins.get(series, ())),
+        tuple(sorted(venv.build_packages)),
     )
 
 

@@ -66,9 +66,12 @@ class RootRecipe:
         return hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()
 
 
-def builder_recipe(suite: str = "bookworm", mirror: str | None = None) -> RootRecipe:
-    """The build root: the guest's Python plus a C tool chain and the headers the compiled deps need."""
-    packages = tuple(sorted({*RUNTIME_PACKAGES, *BUILD_PACKAGES}))
+def builder_recipe(
+    suite: str = "bookworm", mirror: str | None = None, extra: tuple[str, ...] = ()
+) -> RootRecipe:
+    """The build root: the guest's Python plus a C tool chain and the headers the compiled deps need;
+    ``extra``: more packages one artifact's build needs (its ffulab.yml ``artifact.build_packages``)."""
+    packages = tuple(sorted({*RUNTIME_PACKAGES, *BUILD_PACKAGES, *extra}))
     return RootRecipe("builder", suite, mirror or _default_mirror(suite), packages)
 
 

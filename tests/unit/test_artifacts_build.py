@@ -1,5 +1,6 @@
 """ensure_artifact with the heavy steps faked: cache key, hits, manifests, killed and concurrent builds."""
 
+import dataclasses
 import json
 import threading
 import time
@@ -313,3 +314,23 @@ def test_build_steps_are_timed_by_markers_and_uv_noise_is_dropped():
         "keystone 25.0.0 (2024.1): archive",
     ]
     assert steps.current == "archive"
+
+
+def test_an_artifact_with_build_packages_is_built_in_its_own_builder_root(
+    tmp_path, fake_build, roots, constraints, monkeypatch
+):
+    asked = []
+    own = Root(tmp_path / "builder-libvirt", "l" * 64, "python3.11-minimal 3.11.2-6")
+
+    def fake_root(recipe, cache_dir, say):
+        asked.append(recipe)
+        return own
+
+    monkeypatch.setattr(build, "ensure_root", fake_root)
+    plain = _ensure(constraints, tmp_path, roots)
+    assert asked == [], "the shared builder serves an artifact without build packages"
+    spec = dataclasses.replace(KEYSTONE, build_packages=("libvirt-dev", "pkg-config"))
+    special = ensure_artifact(spec, "25.0.0", "2024.1", constraints, None, cache_dir=tmp_path, **roots)
+    assert [r.kind for r in asked] == ["builder"]
+    assert {"libvirt-dev", "pkg-config", "gcc", "python3-dev"} <= set(asked[0].packages)
+    assert special.key != plain.key and special.built, "another builder root is another artifact"
