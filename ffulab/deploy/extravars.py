@@ -29,6 +29,7 @@ from ffulab.deploy.mirror import MIRROR_DIR, MIRROR_PORT, mirror_url
 from ffulab.errors import FfulabError
 from ffulab.provision.layout import Layout
 from ffulab.secrets import lab_secret, secret_values
+from ffulab.virthost.probe import MARKER, boot_sector
 
 if TYPE_CHECKING:
     from ffulab.context import Context
@@ -258,6 +259,7 @@ def overcloud_extravars(
             for service in services
             for name in service.databases
         ],
+        "kvm_probe": kvm_probe(),
         "ffulab_render_dir": str(workspace / RENDER_DIR),
         "ffulab_deploy_parts": config.settings.deploy.parallel,
     }
@@ -277,6 +279,13 @@ def overcloud_extravars(
             "admin_password": lab_secret(workspace, ADMIN_PASSWORD_SECRET),
         }
     return extravars
+
+
+def kvm_probe() -> dict[str, str]:
+    """The virthost probe's guest (:mod:`ffulab.virthost.probe`), for roles that decide inside a node
+    whether KVM really runs guests there (a hypervisor role): a boot sector, base64, printing ``marker``
+    on its serial port and leaving qemu through ``isa-debug-exit``."""
+    return {"boot_sector": base64.b64encode(boot_sector()).decode("ascii"), "marker": MARKER.decode()}
 
 
 def workload_extravar(entry: dict[str, Any], undercloud_ip: str) -> dict[str, Any]:

@@ -152,3 +152,13 @@ def test_a_lab_using_the_workload_image_gets_it_from_the_mirror_or_an_error_nami
         "cmdline": "console=ttyS0",
         "tcp": 80,
     }
+
+
+def test_roles_get_the_virthost_probes_guest_to_probe_kvm_inside_a_node(tmp_path: Path):
+    resolved, layout = lab(tmp_path)
+    probe = overcloud_extravars(resolved.config, resolved.catalog, layout, tmp_path, fake_index(resolved))[
+        "kvm_probe"
+    ]
+    sector = base64.b64decode(probe["boot_sector"])
+    assert len(sector) == 512 and sector.endswith(b"\x55\xaa"), "a BIOS boot sector"
+    assert probe["marker"].encode() in sector

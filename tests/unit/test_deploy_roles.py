@@ -58,6 +58,8 @@ def ansible_filters(env: jinja2.Environment) -> jinja2.Environment:
     env.filters["extract"] = lambda key, container: container[key]
     env.filters["flatten"] = _flatten
     env.filters["regex_replace"] = lambda value, pattern, replacement="": re.sub(pattern, replacement, value)
+    env.filters["bool"] = lambda value: value is True or str(value).lower() in ("yes", "on", "1", "true")
+    env.filters["first"] = lambda items: next(iter(items))
     return env
 
 
