@@ -62,3 +62,9 @@ def test_the_external_nic_is_in_br_ex_without_an_address(host, lab, node):
         f"{nic} is not a port of br-ex on {node}"
     )
     assert not host.check_output(f"ip -4 -o addr show dev {nic}"), f"{nic} on {node} has an IPv4 address"
+
+
+def test_the_local_ovsdb_listens_on_loopback_for_os_vif(host, listening, node):
+    assert host.check_output("ovs-vsctl get-manager") == "ptcp:6640:127.0.0.1", f"{node}'s OVS manager"
+    bound = {address for proto, address, names in listening if "ovsdb-server" in names.split(",")}
+    assert bound == {"127.0.0.1:6640"}, f"ovsdb-server on {node} listens at {sorted(bound)}, not loopback"
