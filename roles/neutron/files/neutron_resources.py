@@ -24,7 +24,7 @@ class Neutron:
         self.admin = admin_session(spec)
         self.url = spec["network_url"].rstrip("/") + "/v2.0"
         start = ipaddress.ip_address(self.resources["external"]["pool"][0])
-        self.gateway_ip, self.floating_ip = str(start), str(start + 1)
+        self.gateway_ip, self.fip_address = str(start), str(start + 1)
 
     # --- HTTP -------------------------------------------------------------------------------------
     def call(self, method: str, path: str, body=None, ok=(200, 201, 204)) -> dict:
@@ -34,9 +34,9 @@ class Neutron:
         return answer.json() if answer.text else {}
 
     def find(self, collection: str, **filters) -> dict | None:
-        """The one item of ``collection`` (networks, subnets...) matching ``filters``."""
+        """The one item of ``collection`` (networks, subnets, security-groups...) matching ``filters``."""
         query = "&".join(f"{key}={value}" for key, value in filters.items())
-        found = self.call("GET", f"/{collection}?{query}")[collection]
+        found = self.call("GET", f"/{collection}?{query}")[collection.replace("-", "_")]
         if len(found) > 1:
             raise Failed(f"{len(found)} {collection} match {filters}")
         return found[0] if found else None
@@ -222,14 +222,14 @@ class Neutron:
                 raise Missing(f"no floating IP {description}")
             body = {
                 "floating_network_id": network,
-                "floating_ip_address": self.floating_ip,
+                "floating_ip_address": self.fip_address,
                 "description": description,
             }
             found = [self.call("POST", "/floatingips", {"floatingip": body})["floatingip"]]
             status = "created"
-        if len(found) > 1 or found[0]["floating_ip_address"] != self.floating_ip:
+        if len(found) > 1 or found[0]["floating_ip_address"] != self.fip_address:
             addresses = [fip["floating_ip_address"] for fip in found]
-            raise Failed(f"floating IPs {addresses}, expected {self.floating_ip}")
+            raise Failed(f"floating IPs {addresses}, expected {self.fip_address}")
         return status
 
 
