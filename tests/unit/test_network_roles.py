@@ -152,6 +152,9 @@ def test_the_wsgi_module_and_2024_1_workers_compile(hosts):
     source = wsgi.split("<<'FFULAB_EOF'\n", 1)[1]
     compile(source, "neutron_wsgi.py", "exec")
     assert "from neutron.wsgi.api import application" in source
+    assert source.index('metadata.version("neutron")') < source.index("from neutron"), (
+        "nothing of neutron is imported before the release is known (neutron 24's neutron.wsgi unpatched)"
+    )
     assert source.index("neutron.cmd.eventlet.server") < source.index("neutron_lib"), (
         "neutron 24: eventlet monkey-patches before anything else is imported"
     )
