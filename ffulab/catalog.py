@@ -116,6 +116,11 @@ class ServiceSpec(_Strict):
     listens: list[str] = Field(
         default_factory=list, description="the processes that listen on a port for the service (ss's names)"
     )
+    units: list[str] = Field(
+        default_factory=list,
+        description="systemd units its Debian packages enable: the image holds every lab service's packages "
+        "on every node, so these are stopped and masked on the nodes whose role does not run the service",
+    )
     networks: list[Literal["external"]] = Field(
         default_factory=list,
         description="lab networks its nodes need a NIC on besides ctlplane (external: where floating IPs "

@@ -242,6 +242,7 @@ def overcloud_extravars(
         "region": REGION,
         "lab_roles": node_services(config),
         "lab_services": [service.name for service in services],
+        "service_units": {service.name: list(service.units) for service in services},
         "service_nodes": service_nodes(config, layout),
         "lab_networks": lab_networks(layout),
         "node_nics": {node.name: node.nics for node in layout.nodes if not node.undercloud},
