@@ -131,3 +131,17 @@ def test_a_role_declares_that_it_uses_the_workload_image_and_nothing_unknown(tmp
         Catalog.load(tmp_path)
     keystone = resolve(job="ffu-keystone-only")
     assert not keystone.catalog.uses(keystone.config, "workload_image")
+
+
+def test_the_mirror_entry_names_the_archive_by_digest_with_its_sha256(tmp_path):
+    import hashlib as hl
+
+    directory = tmp_path / ("ab" * 32)
+    directory.mkdir()
+    (directory / workload.ARCHIVE).write_bytes(b"archive bytes")
+    image = workload.WorkloadImage("ab" * 32, directory, "6.1.0-57-cloud-amd64", False, 0.0)
+    entry = workload.workload_mirror_entry(image)
+    assert entry["file"] == "images/workload-abababababababab.tar.zst", "under images/, a .tar.zst the sync lists"
+    assert entry["sha256"] == hl.sha256(b"archive bytes").hexdigest() and entry["size"] == 13
+    assert entry["cmdline"] == workload.CMDLINE and entry["tcp"] == 80
+    assert entry["kernel_version"] == "6.1.0-57-cloud-amd64" and entry["digest"] == "ab" * 32
