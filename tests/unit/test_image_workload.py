@@ -141,7 +141,9 @@ def test_the_mirror_entry_names_the_archive_by_digest_with_its_sha256(tmp_path):
     (directory / workload.ARCHIVE).write_bytes(b"archive bytes")
     image = workload.WorkloadImage("ab" * 32, directory, "6.1.0-57-cloud-amd64", False, 0.0)
     entry = workload.workload_mirror_entry(image)
-    assert entry["file"] == "images/workload-abababababababab.tar.zst", "under images/, a .tar.zst the sync lists"
+    assert entry["file"] == "images/workload-abababababababab.tar.zst", (
+        "under images/, a .tar.zst the sync lists"
+    )
     assert entry["sha256"] == hl.sha256(b"archive bytes").hexdigest() and entry["size"] == 13
     assert entry["cmdline"] == workload.CMDLINE and entry["tcp"] == 80
     assert entry["kernel_version"] == "6.1.0-57-cloud-amd64" and entry["digest"] == "ab" * 32
