@@ -491,3 +491,20 @@ def test_a_failed_part_fails_the_step_naming_it_its_output_last(tmp_path):
     assert result.stdout.splitlines()[-3:-1] == ["ffulab-part: bad db_sync", "db sync: boom"]
     assert result.stdout.splitlines()[-1].startswith("ffulab-step: bad db_sync 0.")
     assert "failed: bad db_sync;" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "script",
+    sorted(path for path in ROLES.glob("*/files/*_resources.py") if path.parent.parent.name != "common"),
+    ids=lambda path: path.stem,
+)
+def test_each_resources_program_defines_every_name_it_uses(script):
+    """A service's resources script runs after the common runner as one program: ruff's undefined-name
+    check on the two together (the file alone ignores F821, the runner's names being elsewhere)."""
+    program = (ROLES / "common" / "files" / "ffulab_resources.py").read_text() + "\n" + script.read_text()
+    result = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "--isolated", "--select", "F821",
+         "--stdin-filename", "program.py", "-"],
+        input=program, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout

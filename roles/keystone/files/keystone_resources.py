@@ -227,19 +227,36 @@ class Resources:
             self.ids[key] = made["application_credential"]["id"]
             return "created"
         self.ids[key] = found["id"]
-        found = {**found, "roles": sorted(role["name"] for role in found["roles"])}
         wanted = {
             "description": entry["description"],
             "project_id": self.admin.id_of("project", entry["project"]),
-            "roles": sorted(entry["roles"]),
         }
         if wrong := differences(found, wanted):
             raise Failed(describe(found, wrong))
+        roles = {role["name"] for role in found["roles"]}
+        if not set(entry["roles"]) <= roles <= self.implied(entry["roles"]):
+            raise Failed(
+                f"roles are {sorted(roles)}, expected {sorted(entry['roles'])} and the roles they imply"
+            )
         return "ok"
+
+    def implied(self, roles: list[str]) -> set[str]:
+        """``roles`` and every role they imply: keystone 27 lists a credential's implied roles too
+        (member -> reader), keystone 25 only the ones it was made with."""
+        rules = self.admin.listing("role_inferences")
+        graph = {rule["prior_role"]["name"]: [role["name"] for role in rule["implies"]] for rule in rules}
+        closure: set[str] = set()
+        todo = list(roles)
+        while todo:
+            role = todo.pop()
+            if role not in closure:
+                closure.add(role)
+                todo += graph.get(role, [])
+        return closure
 
     def token(self, auth: v3.BaseAuth, project: str, roles: list[str]) -> str:
         """A token from ``auth`` scoped to ``project`` with at least ``roles`` (implied ones count)."""
-        access = auth.get_access(session.Session())
+        access = auth.get_access(ks_session.Session())
         if access.project_id != self.admin.id_of("project", project):
             raise Failed(f"token scoped to project {access.project_name!r}, expected {project!r}")
         if missing := sorted(set(roles) - set(access.role_names)):
@@ -255,7 +272,7 @@ class Resources:
             return self.token(self.user_auth(name, login["project"]), login["project"], login["roles"])
         except exceptions.Unauthorized:
             try:
-                self.user_auth(name, None).get_access(session.Session())
+                self.user_auth(name, None).get_access(ks_session.Session())
             except exceptions.Unauthorized:
                 raise Failed("keystone refuses its password") from None
             raise Failed(f"its password works, but it has no role on {login['project']} any more") from None
