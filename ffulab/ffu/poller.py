@@ -24,8 +24,8 @@ def probe(url: str, timeout: float) -> tuple[bool, int]:
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response:
             return response.status < 400, response.status
-    except urllib.error.HTTPError as exc:
-        return False, exc.code
+    except urllib.error.HTTPError as exc:  # urllib raises for what it does not follow: 300 is an answer
+        return exc.code < 400, exc.code
     except (OSError, ValueError):
         return False, 0
 

@@ -96,3 +96,22 @@ def test_the_poller_source_runs_alone_and_sees_the_api_go_down(server: str, tmp_
     assert {s["status"] for s in samples} == {200, 503}
     assert {s["api"] for s in samples} == {"identity", "image"}
     assert len(downtime.windows([s for s in samples if s["api"] == "image"])) == 1
+
+
+class _Choices(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(300)  # the version document of glance and cinder at /
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def test_an_api_answering_300_multiple_choices_is_up():
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Choices)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        assert poller.probe(f"http://127.0.0.1:{httpd.server_address[1]}/", 5) == (True, 300)
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
