@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import shlex
 import shutil
 import subprocess
@@ -53,11 +54,14 @@ def ansible_filters(env: jinja2.Environment) -> jinja2.Environment:
     env.filters["urlsplit"] = lambda url, part: getattr(urlsplit(url), part)
     env.filters["extract"] = lambda key, container: container[key]
     env.filters["flatten"] = _flatten
+    env.filters["regex_replace"] = lambda value, pattern, replacement="": re.sub(pattern, replacement, value)
     return env
 
 
 def render(role: str, template: str, variables: dict) -> str:
-    """Render like Ansible's template module and lookup: trim_blocks, role templates dir, its filters."""
+    """Render like Ansible's template module and lookup: trim_blocks, role templates dir, its filters.
+    ``template`` may be a path from the role's directory (``../common/templates/resources.sh.j2``, as
+    ``{{ role_path }}/../common/...`` in a task's src)."""
     env = ansible_filters(
         jinja2.Environment(
             loader=jinja2.FileSystemLoader(ROLES / role / "templates"),
@@ -72,7 +76,11 @@ def render(role: str, template: str, variables: dict) -> str:
         return render(role, name, variables)
 
     env.globals["lookup"] = lookup
-    return env.get_template(template).render(**variables, role_path=str(ROLES / role))
+    if template.startswith("../"):
+        source = env.from_string((ROLES / role / template).read_text())
+    else:
+        source = env.get_template(template)
+    return source.render(**variables, role_path=str(ROLES / role))
 
 
 def with_defaults(role: str, variables: dict) -> dict:
@@ -81,18 +89,31 @@ def with_defaults(role: str, variables: dict) -> dict:
     defaults = yaml.safe_load(defaults_file.read_text()) if defaults_file.exists() else {}
     merged = {**defaults, **variables}
     native = ansible_filters(jinja2.nativetypes.NativeEnvironment(undefined=jinja2.StrictUndefined))
+
+    def resolved(value):
+        if isinstance(value, dict):
+            return {key: resolved(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [resolved(item) for item in value]
+        if isinstance(value, str) and "{{" in value:
+            with contextlib.suppress(jinja2.UndefinedError):
+                return native.from_string(value).render(**merged)
+        return value
+
     for _ in range(4):  # defaults may refer to each other (keystone_version -> keystone_artifact)
         for key, value in merged.items():
-            if isinstance(value, str) and "{{" in value:
-                with contextlib.suppress(jinja2.UndefinedError):
-                    merged[key] = native.from_string(value).render(**merged)
+            merged[key] = resolved(value)
     return merged
 
 
 @pytest.fixture(scope="module")
 def lab_variables(tmp_path_factory):
-    workspace = tmp_path_factory.mktemp("ws")
-    resolved = resolve()
+    return build_lab_variables(tmp_path_factory.mktemp("ws"))
+
+
+def build_lab_variables(workspace: Path, job: str | None = None) -> dict:
+    """Each host's variables as Ansible gives them to the roles, for ``job``'s lab (default job: None)."""
+    resolved = resolve(job)
     config = resolved.config
     layout = build_layout(config, lab_id_for(config.lab.name, workspace), allocate_subnets([]))
     index = fake_index(resolved)
@@ -114,7 +135,9 @@ def lab_variables(tmp_path_factory):
         "undercloud": {
             **overcloud, **undercloud_extravars(config, layout, index), **common,
             "inventory_hostname": "undercloud", "ctlplane_ip": hostvars["undercloud"]["ctlplane_ip"],
-            "resources_passwords": {"keystone": "ResourcesSeed0123456789ab"},
+            "resources_passwords": {
+                service: f"ResourcesSeed{service}0123456789ab" for service in ("keystone",)
+            },
             "keystone_resources_action": "create",
         },
     }  # fmt: skip
@@ -169,6 +192,37 @@ def test_keystone_script_writes_the_centrally_generated_keys(lab_variables):
     assert "/opt/openstack/keystone-25.0.0" in text and "db_sync" in text and "bootstrap" in text
 
 
+SECRET_FUNCTIONS = ("ffulab_identity_register", "ffulab_db_versions", "ffulab_schema_at_head")
+"""ffulab-lib.sh functions that take a secret as an argument and hand it on only through an environment
+variable (MYSQL_PWD, jq's $ENV) or stdin: a shell function's arguments are no process's argv."""
+ALLOWED = ("printf", "export OS_BOOTSTRAP_PASSWORD=", "MYSQL_PWD=", "connection =", "IDENTIFIED BY",
+           "password:", "OS_PASSWORD=", '"auth_url": ')  # fmt: skip
+"""Words of a line that hands its secret to a builtin, an environment variable or a config file."""
+
+
+def secret_on_a_command_line(text: str, secrets: list[str]) -> list[str]:
+    """The first word of each line of ``text`` (continuations joined, here-documents skipped: they are
+    stdin) holding one of ``secrets`` where a process's command line could show it: not a builtin or
+    environment variable of ALLOWED, a pure assignment, or a call of SECRET_FUNCTIONS."""
+    found, heredoc = [], False
+    for line in text.replace("\\\n", " ").splitlines():
+        if heredoc:
+            heredoc = line != "FFULAB_EOF"
+            continue
+        heredoc = "<<'FFULAB_EOF'" in line or "<<FFULAB_EOF" in line
+        if not any(secret in line for secret in secrets) or any(word in line for word in ALLOWED):
+            continue
+        command = re.sub(r"^\s*\w+\(\)\s*\{", "", line)  # a one-line function: its body
+        try:
+            words = shlex.split(command)
+        except ValueError:
+            words = command.split()
+        if words and (words[0] in SECRET_FUNCTIONS or all(re.match(r"^[A-Za-z_]\w*=", w) for w in words)):
+            continue
+        found.append(line.split()[0] + "...")
+    return found
+
+
 def test_secrets_never_reach_a_command_line_in_the_scripts(lab_variables):
     """Passwords go through files, here-documents, builtins (printf, export) or MYSQL_PWD, never argv."""
     variables = lab_variables["overcloud-controller-0"]
@@ -178,13 +232,27 @@ def test_secrets_never_reach_a_command_line_in_the_scripts(lab_variables):
         "ResourcesSeed",
     ]
     for _, role, text in scripts(lab_variables):
-        for line in text.replace("\\\n", " ").splitlines():  # continuation lines joined
-            if any(secret in line for secret in secrets):
-                allowed = ("printf", "export OS_BOOTSTRAP_PASSWORD=", "MYSQL_PWD=", "connection =",
-                           "IDENTIFIED BY", "password:", "OS_PASSWORD=", '"auth_url": ')  # fmt: skip
-                assert any(word in line for word in allowed), (
-                    f"{role}: a secret on a command line: {line.split()[0]}..."
-                )
+        assert not secret_on_a_command_line(text, secrets), f"{role}: a secret on a command line"
+
+
+def test_the_secret_functions_of_the_lib_keep_secrets_off_command_lines():
+    lib = (ROLES / "common" / "files" / "ffulab-lib.sh").read_text()
+    for function in SECRET_FUNCTIONS:
+        assert re.search(rf"^{function}\(\) \{{", lib, re.MULTILINE), f"ffulab-lib.sh has no {function}"
+    assert not re.search(r'--arg \w+ "\$(password|FFULAB_ADMIN_PASSWORD)"', lib), "a password on jq's argv"
+    uses = re.findall(r"[^ (]*\$\{?password\b", lib)
+    assert uses and all(use == "FFULAB_SECRET=$password" for use in uses), uses
+
+
+def test_the_secret_check_sees_what_it_should():
+    secrets = ["S3cret"]
+    flagged = "\n".join(["mariadb -pS3cret", "jq --arg p S3cret", "cmd a \\\n  --password S3cret"])
+    assert secret_on_a_command_line(flagged, secrets) == ["mariadb...", "jq...", "cmd..."]
+    safe = "\n".join([
+        "cat <<'FFULAB_EOF'", "password = S3cret", "FFULAB_EOF", "A=x B=S3cret \\\n  C=y",
+        "schema() { ffulab_db_versions u S3cret h d; }", "MYSQL_PWD=S3cret mariadb -e x",
+    ])  # fmt: skip
+    assert secret_on_a_command_line(safe, secrets) == []
 
 
 ANSIBLE_PLAYBOOK = Path(sys.executable).parent / "ansible-playbook"

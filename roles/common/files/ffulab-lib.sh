@@ -224,12 +224,13 @@ ffulab_units_stopped() {
 }
 
 # --- the identity API (keystone v3) with curl and jq: no Python start-up in the guest ----------------
-# FFULAB_IDENTITY_URL, FFULAB_ADMIN_PASSWORD must be set; ffulab_identity_token sets FFULAB_TOKEN and
+# FFULAB_IDENTITY_URL, FFULAB_ADMIN_PASSWORD must be exported; ffulab_identity_token sets FFULAB_TOKEN and
 # FFULAB_TOKEN_HEADER (a 0600 file curl reads the header from).
 ffulab_identity_token() {
     local body headers
-    body=$(jq -cn --arg p "$FFULAB_ADMIN_PASSWORD" '{auth: {identity: {methods: ["password"], password: {user:
-        {name: "admin", domain: {name: "Default"}, password: $p}}}, scope: {project: {name: "admin",
+    # passwords reach jq through its environment ($ENV), never its command line (ps shows that)
+    body=$(jq -cn '{auth: {identity: {methods: ["password"], password: {user:
+        {name: "admin", domain: {name: "Default"}, password: $ENV.FFULAB_ADMIN_PASSWORD}}}, scope: {project: {name: "admin",
         domain: {name: "Default"}}}}}')
     headers=$(printf '%s' "$body" | curl --fail --silent --show-error --retry 30 --retry-delay 2 --retry-all-errors \
         --max-time 120 -D - -o /dev/null -H 'Content-Type: application/json' --data @- \
@@ -267,13 +268,13 @@ ffulab_identity_register() {
         ffulab_changed "identity project service"
     fi
     user=$(ffulab_identity GET "/users?name=$name&domain_id=default" | jq -r '.users[0].id // empty')
-    body=$(jq -cn --arg n "$name" --arg p "$password" --arg pr "$project" \
-        '{user: {name: $n, domain_id: "default", password: $p, default_project_id: $pr, enabled: true}}')
+    body=$(FFULAB_SECRET=$password jq -cn --arg n "$name" --arg pr "$project" \
+        '{user: {name: $n, domain_id: "default", password: $ENV.FFULAB_SECRET, default_project_id: $pr, enabled: true}}')
     if [ -z "$user" ]; then
         user=$(ffulab_identity POST /users "$body" | jq -r .user.id)
         ffulab_changed "identity user $name"
-    elif ! jq -cn --arg n "$name" --arg p "$password" '{auth: {identity: {methods: ["password"], password:
-            {user: {name: $n, domain: {id: "default"}, password: $p}}}}}' | curl --fail --silent --max-time 120 \
+    elif ! FFULAB_SECRET=$password jq -cn --arg n "$name" '{auth: {identity: {methods: ["password"], password:
+            {user: {name: $n, domain: {id: "default"}, password: $ENV.FFULAB_SECRET}}}}}' | curl --fail --silent --max-time 120 \
             -o /dev/null -H 'Content-Type: application/json' --data @- "$FFULAB_IDENTITY_URL/auth/tokens"; then
         ffulab_identity PATCH "/users/$user" "$body" > /dev/null
         ffulab_changed "identity user $name (password)"
