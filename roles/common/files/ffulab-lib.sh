@@ -259,7 +259,7 @@ ffulab_identity() {
 # project "service"), the service NAME of TYPE and its public, internal and admin endpoints at ENDPOINT
 # in $FFULAB_REGION, as a deployment tool's role registers its service; changes only what differs
 ffulab_identity_register() {
-    local name=$1 type=$2 endpoint=$3 password=$4 project user role service interface found body
+    local name=$1 type=$2 endpoint=$3 password=$4 project user role found body
     ffulab_identity_token
     project=$(ffulab_identity GET "/projects?name=service&domain_id=default" | jq -r '.projects[0].id // empty')
     if [ -z "$project" ]; then
@@ -288,6 +288,15 @@ ffulab_identity_register() {
             ffulab_changed "identity role $role for $name on project service"
         fi
     done
+    ffulab_identity_service "$name" "$type" "$endpoint"
+}
+
+# ffulab_identity_service NAME TYPE ENDPOINT: the service NAME of TYPE and its public, internal and admin
+# endpoints at ENDPOINT in $FFULAB_REGION (a second type for the same API: cinder's volumev3); needs
+# the admin token (ffulab_identity_token, or ffulab_identity_register before it)
+ffulab_identity_service() {
+    local name=$1 type=$2 endpoint=$3 service interface found
+    [ -n "${FFULAB_TOKEN_HEADER:-}" ] || ffulab_identity_token
     service=$(ffulab_identity GET "/services?type=$type" | jq -r --arg n "$name" '[.services[] | select(.name == $n)][0].id // empty')
     if [ -z "$service" ]; then
         service=$(ffulab_identity POST /services "$(jq -cn --arg n "$name" --arg t "$type" \
