@@ -26,6 +26,7 @@ class Cinder:
         self.url = spec["cinder_url"].rstrip("/")
         self.headers = {"OpenStack-API-Version": f"volume {spec['microversion']}"}
         self.resources = spec["resources"]
+        self.ready = False
 
     def call(self, method: str, path: str, body: dict | None = None, ok=(200, 201, 202, 204)) -> dict:
         answer = self.session.request(
@@ -75,6 +76,23 @@ class Cinder:
                 raise Failed(f"{kind} {item['id']} went to status {item['status']}: deleted it")
             if time.monotonic() > deadline:
                 raise Failed(f"{kind} {item['id']} still {item['status']} after {WAIT_SECONDS} s")
+            time.sleep(POLL_SECONDS)
+
+    def backend_ready(self) -> None:
+        """Before the first volume: the backend's pool is known to the scheduler (the volume service
+        initialized its driver and sent its stats), or the scheduler puts the volume in error."""
+        if self.ready:
+            return
+        deadline = time.monotonic() + WAIT_SECONDS
+        while True:
+            pools = [pool["name"] for pool in self.call("GET", "/scheduler-stats/get_pools")["pools"]]
+            if any(name.startswith(self.spec["host"] + "#") for name in pools):
+                self.ready = True
+                return
+            if time.monotonic() > deadline:
+                raise Failed(
+                    f"the scheduler knows no pool of {self.spec['host']} after {WAIT_SECONDS} s: {pools}"
+                )
             time.sleep(POLL_SECONDS)
 
     # --- the items
@@ -152,6 +170,7 @@ class Cinder:
                 "description": entry["description"],
                 "metadata": entry["metadata"],
             }
+            self.backend_ready()
             if snapshot is not None:
                 body["snapshot_id"] = snapshot["id"]  # the type is the snapshot's volume's
             elif entry.get("type"):
