@@ -28,7 +28,7 @@ def ffu_figures(state: dict[str, Any]) -> dict[str, Any]:
     for key, step in ffu["steps"].items():
         release, number = key.split("/")
         per_release.setdefault(release, {})[number] = {"seconds": step["seconds"], "status": step["status"]}
-    downtime = ffu.get("downtime", {})
+    downtime = ffu.get("downtime") or {}
     return {
         "phase_seconds": state["phases"]["ffu"]["seconds"],
         "steps": per_release,
@@ -36,9 +36,9 @@ def ffu_figures(state: dict[str, Any]) -> dict[str, Any]:
             release: round(sum(s["seconds"] for s in steps.values()), 1)
             for release, steps in per_release.items()
         },
-        "downtime_seconds": downtime.get("seconds"),
-        "downtime_windows": len(downtime.get("windows", [])),
-        "downtime_samples": downtime.get("samples"),
+        "downtime_seconds": {api: record["seconds"] for api, record in downtime.items()},
+        "downtime_windows": {api: len(record["windows"]) for api, record in downtime.items()},
+        "downtime_samples": {api: record["samples"] for api, record in downtime.items()},
         "before": ffu.get("before"),
         "after": ffu.get("after"),
         "resources_verified": state.get("resources", {}).get("verified"),

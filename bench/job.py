@@ -1,6 +1,7 @@
-"""Benchmark the default job as CI runs it: ``ffulab job run`` wall time, cold and warm, by phase.
+"""Benchmark a job as CI runs it: ``ffulab job run`` wall time, cold and warm, by phase, by FFU step and
+by service within each step, each API's downtime.
 
-    python bench/job.py [--skip-cold] [--warm N] [--out bench/results/job.json]
+    python bench/job.py [--job JOB] [--skip-cold] [--warm N] [--out bench/results/<job>.json]
 
 Cold: every cache empty (``XDG_CACHE_HOME`` points at a new directory: guest image, service
 artifacts, build roots, Tempest's venv and uv's cache are all made again, as on a fresh machine).
@@ -32,10 +33,20 @@ PHASE_DONE = re.compile(r"phase (?P<name>\w+): done in (?P<seconds>[0-9.]+)s")
 """The pipeline's log line for a finished phase (ffulab/pipeline.py)."""
 
 
-def job_run(root: Path, env: dict[str, str]) -> dict[str, Any]:
-    """One ``ffulab job run`` of the default job in a fresh workspace under ``root``."""
+def by_service(steps: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """``service action`` -> seconds per release, from the timings the step scripts reported."""
+    found: dict[str, dict[str, float]] = {}
+    for step in steps:
+        for name, seconds in (step.get("timings") or {}).items():
+            _, _, what = name.partition(" ")  # "<host> <service> <action>"
+            found.setdefault(what, {})[f"{step['release']}/{step['step']}"] = seconds
+    return found
+
+
+def job_run(job: str, root: Path, env: dict[str, str]) -> dict[str, Any]:
+    """One ``ffulab job run`` of ``job`` in a fresh workspace under ``root``."""
     workspace = root / f"ws-{time.strftime('%H%M%S')}"
-    argv = [sys.executable, "-m", "ffulab", "job", "run", DEFAULT_JOB, "-w", str(workspace)]
+    argv = [sys.executable, "-m", "ffulab", "job", "run", job, "-w", str(workspace)]
     log(" ".join(argv[2:]))
     started = time.monotonic()
     code = subprocess.run(argv, env=env, check=False).returncode
@@ -50,7 +61,9 @@ def job_run(root: Path, env: dict[str, str]) -> dict[str, Any]:
         "phase_seconds": phases,
         "destroy_and_rest_seconds": round(wall - sum(phases.values()), 1),
         "ffu_steps": {f"{s['release']}/{s['step']}": s["seconds"] for s in summary["ffu_steps"]},
-        "downtime_seconds": (summary["downtime"] or {}).get("seconds"),
+        "ffu_service_steps": by_service(summary["ffu_steps"]),
+        "downtime_seconds": {api: record["seconds"] for api, record in (summary["downtime"] or {}).items()},
+        "checks": summary.get("checks"),
         "reasons": summary["reasons"],
     }
     log(f"{summary['result']} in {wall} s: {phases}")
@@ -62,20 +75,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
+    parser.add_argument("--job", default=DEFAULT_JOB, help=f"the job to run (default {DEFAULT_JOB})")
     parser.add_argument("--skip-cold", action="store_true", help="warm runs only, with the user's caches")
     parser.add_argument("--warm", type=int, default=1, help="warm runs (default 1)")
-    parser.add_argument("--out", type=Path, default=Path("bench/results/job.json"))
+    parser.add_argument("--out", type=Path, help="default bench/results/<job>.json")
     args = parser.parse_args()
 
-    results: dict[str, Any] = header(DEFAULT_JOB)
+    results: dict[str, Any] = header(args.job)
     with tempfile.TemporaryDirectory(prefix="ffulab-bench-job-") as tmp:
         root = Path(tmp)
         env = dict(os.environ)
         if not args.skip_cold:
             env["XDG_CACHE_HOME"] = str(root / "cache")
-            results["cold"] = job_run(root, env)
-        results["warm"] = [job_run(root, env) for _ in range(args.warm)]
-    write(args.out, results)
+            results["cold"] = job_run(args.job, root, env)
+        results["warm"] = [job_run(args.job, root, env) for _ in range(args.warm)]
+    write(args.out or Path(f"bench/results/{args.job}.json"), results)
 
 
 if __name__ == "__main__":

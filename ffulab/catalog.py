@@ -68,9 +68,7 @@ class SecretSpec(_Strict):
 class ApiSpec(_Strict):
     """The service's HTTP API: served on loopback, published by the load balancer on the ctlplane address."""
 
-    type: str = Field(
-        description="the identity catalog's service type (identity, placement, image, volumev3...)"
-    )
+    type: str = Field(description="the identity catalog's service type (identity, image, block-storage...)")
     port: int = Field(ge=1, le=65535)
     path: str = Field("", description="appended to http://<address>:<port> for the public URL")
     endpoint: str | None = Field(
@@ -112,6 +110,11 @@ class ServiceSpec(_Strict):
     )
     listens: list[str] = Field(
         default_factory=list, description="the processes that listen on a port for the service (ss's names)"
+    )
+    networks: list[Literal["external"]] = Field(
+        default_factory=list,
+        description="lab networks its nodes need a NIC on besides ctlplane (external: where floating IPs "
+        "live, reached from the virthost, e.g. the OVN gateway's provider bridge)",
     )
     tempest: TempestSpec = Field(default_factory=TempestSpec)
     deploy: str
@@ -190,6 +193,14 @@ class Catalog(dict[str, Service]):
 
     def apis(self, config: LabConfig) -> list[Service]:
         return [service for service in self.of_lab(config) if service.api]
+
+    def external_roles(self, config: LabConfig) -> set[str]:
+        """The node roles some service of which needs a NIC on the lab's external network."""
+        return {
+            role
+            for role, spec in config.lab.roles.items()
+            if any("external" in self[name].networks for name in spec.services)
+        }
 
     def provider(self, config: LabConfig, capability: str) -> Service | None:
         """The lab's service providing ``capability`` (the first in lab order), if any."""

@@ -15,6 +15,7 @@ from ffulab.commands.validate import register as register_validate
 from ffulab.config.resolve import DEFAULT_JOB, Resolved, resolve
 from ffulab.context import Context
 from ffulab.errors import FfulabError, UsageError
+from ffulab.ffu.positions import parse_step
 from ffulab.logs import start_log
 from ffulab.paths import default_workspace, lab_workspace, workspace_dir
 from ffulab.phases import PHASE_NAMES, select
@@ -74,6 +75,14 @@ def _workspace_flag(parser: argparse.ArgumentParser, run: bool = False) -> None:
     )
 
 
+def _step(text: str) -> int:
+    """``--from-step``: 1-9 or ``final``; anything else is argparse's usage error (exit 2)."""
+    try:
+        return parse_step(text)
+    except UsageError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("--from-step: ")) from None
+
+
 def _existing_workspace(args: argparse.Namespace) -> Path:
     """``-w`` or the lab of the last ``ffulab run`` (``~/.ffulab/current``)."""
     return lab_workspace(args.working_dir)
@@ -128,6 +137,12 @@ def cmd_ffu(args: argparse.Namespace) -> int:
         no_revert=args.no_revert,
         rollback_drill=args.rollback_drill,
     )
+
+
+def cmd_update(args: argparse.Namespace) -> int:
+    from ffulab.commands.update import update_command
+
+    return update_command(_existing_workspace(args))
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -239,7 +254,9 @@ def build_parser() -> argparse.ArgumentParser:
     ffu = sub.add_parser("ffu", help="(re)run the FFU: continue where it stopped, or from a release and step")
     _workspace_flag(ffu)
     ffu.add_argument("--from-release", metavar="R", help="rerun from this release of the chain")
-    ffu.add_argument("--from-step", metavar="S", type=int, help="rerun from this step (1-9; default 1)")
+    ffu.add_argument(
+        "--from-step", metavar="S", type=_step, help="rerun from this step (1-9 or final; default the first)"
+    )
     ffu.add_argument(
         "--no-revert", action="store_true", help="with --from-*: do not revert to a snapshot first"
     )
@@ -249,6 +266,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="run steps 1-4 of the first release, restore the backups and N, verify; the lab stays at N",
     )
     ffu.set_defaults(func=cmd_ffu)
+
+    update = sub.add_parser(
+        "update", help="the minor update at N (release.update_from): node by node to N's point releases"
+    )
+    _workspace_flag(update)
+    update.set_defaults(func=cmd_update)
 
     register_validate(sub)
 

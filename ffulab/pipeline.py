@@ -34,6 +34,18 @@ def start_run(resolved: Resolved, workspace: Path, virthost: str | None, log_nam
     return state, log_path
 
 
+def recorded_run(workspace: Path, log_name: str, options: dict | None = None) -> tuple[Context, Path]:
+    """A command on a lab made before (``ffulab ffu``, ``ffulab update``): its state, its config as its
+    run recorded it, the lab held and a log started."""
+    from ffulab.config.resolve import resolve_recorded
+
+    state = State.load(workspace)
+    resolved = resolve_recorded(state.data.config or {})
+    log_path = start_log(workspace, log_name)
+    console.print(f"lab [bold]{resolved.config.lab.name}[/] in {workspace} (log: {log_path})")
+    return Context(resolved=resolved, state=state, workspace=workspace, options=options or {}), log_path
+
+
 def check_same_nodes(state: State, resolved: Resolved) -> None:
     """A provisioned lab keeps its nodes: a run resolving other ones (a forgotten ``-N``) is refused."""
     recorded = state.data.config

@@ -11,7 +11,7 @@ from typing import Any
 
 from ffulab.catalog import FFU_STEPS
 from ffulab.config.resolve import Resolved
-from ffulab.ffu.positions import PREP_STEPS
+from ffulab.ffu.positions import FINAL_STEP, PREP_STEPS, positions
 from ffulab.phases import PHASES
 
 
@@ -20,6 +20,12 @@ def _role_nodes(resolved: Resolved) -> dict[str, list[str]]:
     for name, group in resolved.config.overcloud_nodes():
         nodes.setdefault(group.role, []).append(name)
     return nodes
+
+
+def _lab_versions(resolved: Resolved, release: str) -> dict[str, str]:
+    """The versions the lab's OpenStack services have at ``release`` (the release config's pins)."""
+    pins = resolved.config.series[release].services
+    return {s.name: pins[s.name] for s in resolved.catalog.openstack(resolved.config) if s.name in pins}
 
 
 def _fill(text: str, release: str, versions: dict[str, str], service: str) -> str:
@@ -32,8 +38,11 @@ def ffu_plan(resolved: Resolved) -> dict[str, Any]:
     chain = config.release.ffu_chain
     role_nodes = _role_nodes(resolved)
     releases = []
-    for release in chain[1:-1]:
-        versions = config.series[release].services
+    stepped = dict.fromkeys(
+        release for release, step in positions(chain, config.release.path) if step != FINAL_STEP
+    )
+    for release in stepped:
+        versions = _lab_versions(resolved, release)
         steps = []
         for step, title in FFU_STEPS.items():
             runs = []
@@ -63,7 +72,7 @@ def ffu_plan(resolved: Resolved) -> dict[str, Any]:
             )
         releases.append({"release": release, "versions": dict(versions), "steps": steps})
     final = chain[-1]
-    final_versions = config.series[final].services
+    final_versions = _lab_versions(resolved, final)
     final_runs = [
         {
             "role": role,
@@ -78,6 +87,7 @@ def ffu_plan(resolved: Resolved) -> dict[str, Any]:
     ]
     return {
         "chain": chain,
+        "path": config.release.path,
         "releases": releases,
         "final": {"release": final, "versions": dict(final_versions), "runs": final_runs},
     }
@@ -98,7 +108,7 @@ def build_plan(resolved: Resolved) -> dict[str, Any]:
         ],
         "deploy": {
             "release": overcloud,
-            "versions": dict(config.series[overcloud].services),
+            "versions": _lab_versions(resolved, overcloud),
             "roles": {role: spec.services for role, spec in config.lab.roles.items()},
         },
         "phases": [{"name": phase.name, "summary": phase.summary} for phase in PHASES],

@@ -56,12 +56,14 @@ class PhaseRecord(Record):
 
 
 class StepRecord(Record):
-    """One FFU position (release, step) as the engine ran it."""
+    """One FFU position (release, step) as the engine ran it; ``timings`` are the seconds its scripts
+    reported (``ffulab-step:``), e.g. each service's part of the step."""
 
     status: str
     started: float | None = None
     ended: float | None = None
     seconds: float | None = None
+    timings: dict[str, float] = Field(default_factory=dict)
 
 
 class Versions(Record):
@@ -89,6 +91,55 @@ class Downtime(Record):
     timeout: float = 3.0
 
 
+class ProbeRecord(Record):
+    """One data-plane probe (ICMP echo or TCP connect) of a workload, every second while it ran."""
+
+    kind: Literal["icmp", "tcp"]
+    target: str
+    started: float | None = None
+    """The first sample's time; ``ended`` the last's: the span the probe watched."""
+    ended: float | None = None
+    samples: int = 0
+    lost: int = 0
+    loss_percent: float = 0.0
+    windows: list[Window] = Field(default_factory=list)
+    longest: float = 0.0
+    """The longest outage's seconds (first lost sample to the next answered one)."""
+    longest_window: Window | None = None
+
+
+class UptimeRecord(Record):
+    """The workload's own uptime counter as its responder gave it: a reboot makes it go back."""
+
+    first: float
+    first_at: float
+    last: float
+    last_at: float
+    continuous: bool
+    """Never went back, and grew at least as much as the wall clock minus the probes' spacing."""
+
+
+class Dataplane(Record):
+    """A workload's data plane through the FFU (``ffulab.ffu.dataplane``)."""
+
+    address: str
+    server: str | None = None
+    host: str | None = None
+    probes: dict[str, ProbeRecord] = Field(default_factory=dict)
+    """icmp / tcp -> what that probe saw."""
+    uptime: UptimeRecord | None = None
+
+
+class Workload(Record):
+    """A workload a service's resources made, that the data-plane probes watch (``ffulab-dataplane:``)."""
+
+    address: str
+    tcp: int | None = None
+    server: str | None = None
+    host: str | None = None
+    service: str | None = None
+
+
 class CheckResult(Record):
     """A service's upgrade check at one release (``<service>-status upgrade check``, schema at head)."""
 
@@ -105,12 +156,15 @@ class RollbackDrill(Record):
     verified: int | None = None
     steps: dict[str, StepRecord] = Field(default_factory=dict)
     downtime: dict[str, Downtime] = Field(default_factory=dict)
+    dataplane: dict[str, Dataplane] = Field(default_factory=dict)
 
 
 class FfuRecord(Record):
     """Where the FFU is: ``release``/``step`` is the next position to run (step 10: release done)."""
 
     chain: list[str] = Field(default_factory=list)
+    path: str = "ffu"
+    """ffu (through every release) or slurp (one skip-level hop): ffulab/ffu/positions.py."""
     release: str | None = None
     step: int | None = None
     status: str | None = None
@@ -119,6 +173,8 @@ class FfuRecord(Record):
     after: Versions | None = None
     downtime: dict[str, Downtime] = Field(default_factory=dict)
     """API (service) -> its outages, added up over resumed runs."""
+    dataplane: dict[str, Dataplane] = Field(default_factory=dict)
+    """workload -> its data plane from before step 1 to the end of the final deploy."""
     checks: dict[str, dict[str, dict[str, CheckResult]]] = Field(default_factory=dict)
     """release -> service -> check name -> result, from step 9 (and the final deploy)."""
     rollback_drill: RollbackDrill | None = None
@@ -130,7 +186,7 @@ class OvercloudRecord(Record):
     release: str | None = None
     versions: dict[str, str] = Field(default_factory=dict)
     apis: dict[str, str] = Field(default_factory=dict)
-    """service -> its public URL (through haproxy), for the poller, Tempest and the checks."""
+    """service -> its public URL (through the load balancer), for the poller, Tempest and the checks."""
     identity_url: str | None = None
     overcloudrc: str | None = None
     seconds: float | None = None
@@ -143,9 +199,23 @@ class OvercloudRecord(Record):
 
 class ResourcesRecord(Record):
     created: list[dict[str, str]] = Field(default_factory=list)
+    workloads: dict[str, Workload] = Field(default_factory=dict)
+    """name -> a workload whose data plane the FFU watches."""
     seconds: float | None = None
     created_at: str | None = None
     verified: dict[str, Any] | None = None
+
+
+class UpdateRecord(Record):
+    """The minor update at N (phase update): from the older point releases to N's, node by node."""
+
+    status: str
+    before: dict[str, str] = Field(default_factory=dict)
+    after: dict[str, str] = Field(default_factory=dict)
+    nodes: dict[str, float] = Field(default_factory=dict)
+    """node -> the seconds its update took, in the order they went."""
+    seconds: float | None = None
+    downtime: dict[str, Downtime] = Field(default_factory=dict)
 
 
 class LabState(Record):
@@ -170,10 +240,15 @@ class LabState(Record):
     resources: ResourcesRecord = Field(default_factory=ResourcesRecord)
     validations: dict[str, dict[str, Any]] = Field(default_factory=dict, alias="validate")
     """label (baseline, final) -> that validation's result."""
+    update: UpdateRecord | None = None
     ffu: FfuRecord = Field(default_factory=FfuRecord)
     snapshots: list[dict[str, Any]] = Field(default_factory=list)
     last_revert: dict[str, Any] | None = None
+    reuse: dict[str, Any] | None = None
+    """``job run --reuse``: the key of what made the deployed lab kept for the next run (job/reuse.py)."""
     report: dict[str, Any] | None = None
+    warnings: list[str] = Field(default_factory=list)
+    """What the lab had to do otherwise than asked (``ffulab-warning:`` lines of the roles), once each."""
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True, populate_by_name=True)
 
@@ -197,7 +272,7 @@ class LabState(Record):
             setattr(self, key, getattr(restored, key))
 
 
-RESTORABLE = ("ffu", "overcloud", "resources", "validations")
+RESTORABLE = ("ffu", "overcloud", "resources", "validations", "update")
 """The parts that describe the lab's contents: a snapshot keeps them, a revert puts them back."""
 SALVAGED = ("lab", "owned", "layout", "virthost")
 """What destroy needs of a state file it cannot load otherwise (another format): same shape in all."""
@@ -277,6 +352,13 @@ class State:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, self.path)
+
+    def warn(self, warnings: list[str]) -> None:
+        """Keep each new warning once (the same one comes back at every deploy) and save."""
+        new = [w for w in warnings if w not in self.data.warnings]
+        if new:
+            self.data.warnings = [*self.data.warnings, *new]
+            self.save()
 
     def update(self, **parts: Any) -> None:
         """Set some parts (validated) and save."""

@@ -106,7 +106,10 @@ def render_plan(plan: dict[str, Any]) -> None:
     console.print(f"\n[bold]deploy[/] at {deploy['release']}: {_versions(deploy['versions'])}")
     ffu = plan["ffu"]
     for release_plan in ffu["releases"]:
-        console.print(f"\n[bold]ffu → {release_plan['release']}[/] ({_versions(release_plan['versions'])})")
+        path = "slurp (skip-level)" if plan["ffu"].get("path") == "slurp" else "ffu"
+        console.print(
+            f"\n[bold]{path} → {release_plan['release']}[/] ({_versions(release_plan['versions'])})"
+        )
         for step in release_plan["steps"]:
             head = f"  {step['step']} {step['title']:<40} {step['scope']:<9}"
             if not step["runs"]:

@@ -47,11 +47,11 @@ PYPI = "https://pypi.org/simple"
 VENV_PARENT = "/opt/openstack"
 ZSTD_LEVEL = 3
 SERVICE_EXTRAS = ("PyMySQL", "gunicorn")
-"""Added to every OpenStack service venv: the MariaDB driver, and a pure-Python WSGI server."""
+"""Added to every OpenStack service venv: the MySQL driver, and a pure-Python WSGI server."""
 
 EXTRA_CONSTRAINTS = ("setuptools<82",)
 """Pins ffulab adds to upper-constraints (which leave setuptools free): setuptools 82 dropped
-pkg_resources, which keystone 23's sqlalchemy-migrate imports at start-up. A lock pins all anyway."""
+pkg_resources, which 2023.x and 2024.x services still import at start-up. A lock pins all anyway."""
 
 UV_CACHE_INSIDE = "/var/cache/ffulab-uv"
 STAGE = "/tmp/ffulab"  # where the build's inputs are put inside the root (in the overlay's upper only)
@@ -65,7 +65,7 @@ class ArtifactSpec:
     """What goes into one kind of artifact and how to check it."""
 
     name: str
-    """File and venv name: ``keystone`` -> keystone-<version>.tar.zst, /opt/openstack/keystone-<version>."""
+    """File and venv name: ``<svc>`` -> <svc>-<version>.tar.zst, /opt/openstack/<svc>-<version>."""
     project: str
     """The PyPI project installed at the pinned version."""
     extras: tuple[str, ...] = ()

@@ -30,8 +30,9 @@ class ArtifactRequest:
     version: str
     series: str
     constraints: Path
-    lock: Path
-    """Where its lock lives (or would live): release-configs/locks/<series>/<name>.txt."""
+    lock: Path | None
+    """Where its lock lives (or would live): release-configs/locks/<series>/<name>.txt; None: a minor
+    update's older point release, built from the series' constraints alone."""
 
     @property
     def name(self) -> str:
@@ -42,7 +43,7 @@ class ArtifactRequest:
         return self.spec.project
 
     def existing_lock(self) -> Path | None:
-        return self.lock if self.lock.is_file() else None
+        return self.lock if self.lock and self.lock.is_file() else None
 
 
 def artifact_spec(service: Service, series: str) -> ArtifactSpec:
@@ -86,6 +87,10 @@ def plan_artifacts(
             continue
         for serie in series if series is not None else lab.release.ffu_chain:
             requests.append(_request(lab, root, serie, artifact_spec(service, serie)))
+        older = lab.release.update_from.get(service.name)
+        n = lab.release.overcloud
+        if older and (series is None or n in series):
+            requests.append(_request(lab, root, n, artifact_spec(service, n), version=older))
     if wanted is None or CLIENT.name in wanted:
         serie = lab.release.undercloud
         if series is None or serie in series:
@@ -93,7 +98,9 @@ def plan_artifacts(
     return requests
 
 
-def _request(lab: LabConfig, root: Path, serie: str, artifact: ArtifactSpec) -> ArtifactRequest:
+def _request(
+    lab: LabConfig, root: Path, serie: str, artifact: ArtifactSpec, version: str | None = None
+) -> ArtifactRequest:
     name, project = artifact.name, artifact.project
     spec = lab.series.get(serie)
     if spec is None:
@@ -101,7 +108,8 @@ def _request(lab: LabConfig, root: Path, serie: str, artifact: ArtifactSpec) -> 
     constraints = root / CONSTRAINTS_DIR / spec.constraints
     if not constraints.is_file():
         raise ArtifactError(f"{name} at {serie}", f"constraints file {constraints} not found")
-    version = spec.services.get(name) or spec.services.get(project)
+    lock = lock_path(root, serie, name) if version is None else None
+    version = version or spec.services.get(name) or spec.services.get(project)
     if not version and name == CLIENT.name:
         version = constraint_pin(constraints, project)  # the client's release is in upper-constraints
     if not version:
@@ -110,7 +118,7 @@ def _request(lab: LabConfig, root: Path, serie: str, artifact: ArtifactSpec) -> 
             f"no version: series.{serie}.services.{name} is not set",
             "pin one in release-configs/common.yml or with -e",
         )
-    return ArtifactRequest(artifact, version, serie, constraints, lock_path(root, serie, name))
+    return ArtifactRequest(artifact, version, serie, constraints, lock)
 
 
 def ensure_release_artifacts(config: Any, progress: Progress | None = None, **options: Any) -> list[Artifact]:
@@ -161,7 +169,7 @@ def lock_release(
     root = root or data_root()
     lab, _ = _config_and_catalog(config, root)
     chosen = list(series) if series is not None else None
-    requests = plan_artifacts(config, root, chosen, services)
+    requests = [request for request in plan_artifacts(config, root, chosen, services) if request.lock]
     if not requests:
         raise ArtifactError("lock", "nothing to lock: no OpenStack service of the lab matches")
     options = _with_roots(lab, options, say)

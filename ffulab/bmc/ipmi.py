@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from ffulab.proc import run
@@ -10,13 +9,18 @@ from ffulab.secrets import lab_secret
 from ffulab.state import State
 from ffulab.virthost.base import Virthost
 
+WITH_PASSWORD = 'IFS= read -r IPMI_PASSWORD && export IPMI_PASSWORD && exec "$@"'
+"""Reads the password from stdin into ipmitool's environment (``-E``): the same through ``ip netns
+exec`` and through ssh (whose command line, unlike its stdin, others can read, and which passes no
+environment)."""
+
 
 def ipmi(virthost: Virthost, workspace: Path, bmc: dict, port: int, *args: str, password: str | None = None):
-    """Run ipmitool against one BMC from where the lab is reachable; the password goes by env (-E)."""
+    """Run ipmitool against one BMC from where the lab is reachable; the password goes on stdin."""
     secret = password if password is not None else lab_secret(workspace, "bmc_password")
     argv = ["ipmitool", "-I", "lanplus", "-H", bmc["address"], "-p", str(port), "-U", bmc["user"], "-E"]
-    argv += args
-    return run(virthost.wrap(argv), env={**os.environ, "IPMI_PASSWORD": secret}, check=False, timeout=30)
+    argv = ["sh", "-c", WITH_PASSWORD, "sh", *argv, *args]
+    return run(virthost.wrap(argv), input=f"{secret}\n", check=False, timeout=30, secrets=[secret])
 
 
 def power_states(virthost: Virthost, state: State) -> dict[str, str]:

@@ -19,6 +19,7 @@ from typing import Any
 
 from ffulab.bmc.vbmc import stop_daemon
 from ffulab.errors import FfulabError, VirthostError
+from ffulab.proc import CommandError
 from ffulab.provision import access
 from ffulab.provision.labvirt import lab_virthost
 from ffulab.state import State, StateError
@@ -28,7 +29,7 @@ log = logging.getLogger(__name__)
 LEFT_IN_WORKSPACE = ("logs", "artifacts")
 
 
-def _remove_domain(conn, record: dict[str, Any]) -> None:
+def _remove_domain(virthost, conn, record: dict[str, Any]) -> None:
     import libvirt
 
     domain = lookup(conn, "domain", record["name"])
@@ -45,7 +46,7 @@ def _remove_domain(conn, record: dict[str, Any]) -> None:
         domain.undefineFlags(flags)
 
 
-def _remove_network(conn, record: dict[str, Any]) -> None:
+def _remove_network(virthost, conn, record: dict[str, Any]) -> None:
     network = lookup(conn, "network", record["name"])
     if network is None:
         return
@@ -55,18 +56,32 @@ def _remove_network(conn, record: dict[str, Any]) -> None:
         network.undefine()
 
 
-def _remove_file(conn, record: dict[str, Any]) -> None:
-    Path(record["name"]).unlink(missing_ok=True)
+def _remove_file(virthost, conn, record: dict[str, Any]) -> None:
+    """A file on the virthost (the lab's disks); a record from before any virthost is a local one."""
+    if virthost is None:
+        Path(record["name"]).unlink(missing_ok=True)
+    else:
+        virthost.remove(record["name"])
 
 
-def _remove_vbmcd(conn, record: dict[str, Any]) -> None:
-    stop_daemon(Path(record["name"]).parent.parent)
+def _remove_dir(virthost, conn, record: dict[str, Any]) -> None:
+    """The lab's own directory on an ssh virthost (console logs, vbmc config and logs left in it)."""
+    if virthost is None:
+        raise VirthostError("it is on a virthost, and no virthost is recorded")
+    virthost.remove(record["name"], tree=True)
 
 
-REMOVERS: dict[str, Callable[[Any, dict[str, Any]], None]] = {
+def _remove_vbmcd(virthost, conn, record: dict[str, Any]) -> None:
+    if virthost is None:
+        raise VirthostError("it runs on a virthost, and no virthost is recorded")
+    stop_daemon(virthost, record["name"])
+
+
+REMOVERS: dict[str, Callable[[Any, Any, dict[str, Any]], None]] = {
     "domain": _remove_domain,
     "network": _remove_network,
     "file": _remove_file,
+    "dir": _remove_dir,
     "vbmcd": _remove_vbmcd,
 }
 
@@ -95,6 +110,10 @@ def destroy(workspace: Path, progress: Callable[[str], None] = print) -> list[st
     removed: list[str] = []
     _close_ssh_masters(workspace, state)
     virthost = lab_virthost(state) if state.data.virthost else None
+    if virthost and any(owned.kind in ("domain", "network") for owned in state.resources()):
+        # a reboot stopped the sandbox's libvirtd: its domains stay defined
+        for line in virthost.start(progress):
+            progress(line)
     with ExitStack() as stack:
         conn = stack.enter_context(libvirt_open(virthost.uri)) if virthost else None
         for record in reversed([owned.model_dump() for owned in state.resources()]):
@@ -103,8 +122,8 @@ def destroy(workspace: Path, progress: Callable[[str], None] = print) -> list[st
                     f"{workspace}: {record['kind']} {record['name']} is recorded but no virthost is"
                 )
             try:
-                REMOVERS[record["kind"]](conn, record)
-            except (VirthostError, OSError) as exc:
+                REMOVERS[record["kind"]](virthost, conn, record)
+            except (VirthostError, CommandError, OSError) as exc:
                 raise FfulabError(
                     f"{workspace}: could not remove {record['kind']} {record['name']}: {exc}; it stays "
                     f"recorded (with everything older): fix that, then 'ffulab destroy -w {workspace}' again"

@@ -10,10 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ffulab.config.resolve import resolve_recorded
-from ffulab.context import Context
-from ffulab.logs import start_log
-from ffulab.pipeline import run_phases
+from ffulab.ffu.positions import next_index, positions, step_name
+from ffulab.pipeline import recorded_run, run_phases
 from ffulab.snapshot import newest_snapshot_at_or_before, revert
 from ffulab.snapshot.records import DONE_STEP
 from ffulab.state import State
@@ -27,15 +25,15 @@ def ffu_command(
     no_revert: bool = False,
     rollback_drill: bool = False,
 ) -> int:
-    state = State.load(workspace)
-    resolved = resolve_recorded(state.data.config or {})
-    log_path = start_log(workspace, "ffu")
-    console.print(f"lab [bold]{resolved.config.lab.name}[/] in {workspace} (log: {log_path})")
-    chain = list(resolved.config.release.ffu_chain)
+    ctx, log_path = recorded_run(workspace, "ffu")
+    state, resolved = ctx.state, ctx.resolved
+    chain, path = list(resolved.config.release.ffu_chain), resolved.config.release.path
     if (from_release or from_step is not None) and not no_revert:
-        from_release, from_step = _revert_to_start(state, chain, from_release or chain[1], from_step or 1)
-    options = {"from_release": from_release, "from_step": from_step, "rollback_drill": rollback_drill}
-    ctx = Context(resolved=resolved, state=state, workspace=workspace, options=options)
+        release = from_release or chain[1]
+        if from_step is None:
+            from_step = next(step for r, step in positions(chain, path) if r == release)
+        from_release, from_step = _revert_to_start(state, chain, path, release, from_step)
+    ctx.options.update(from_release=from_release, from_step=from_step, rollback_drill=rollback_drill)
     try:
         run_phases(ctx, ["ffu"])
     finally:
@@ -43,20 +41,25 @@ def ffu_command(
     return 0
 
 
-def _revert_to_start(state: State, chain: list[str], release: str, step: int) -> tuple[str, int]:
+def _revert_to_start(
+    state: State, chain: list[str], path: str, release: str, step: int | None
+) -> tuple[str, int]:
     """Revert to the newest snapshot at or before (release, step); the position to run from."""
     record = newest_snapshot_at_or_before(state, release, step)
     position = (record or {}).get("ffu")
     if not record or not position:
-        detail(f"no FFU snapshot at or before {release} step {step}: running from there on the lab as it is")
+        detail(
+            f"no FFU snapshot at or before {release} {step_name(step)}: running from there on the lab as is"
+        )
         return release, step
     outcome = revert(state, record["name"], progress=detail)
     start = (position["release"], position["step"])
     if start[1] == DONE_STEP:
-        start = (chain[chain.index(start[0]) + 1], 1)
+        order = positions(chain, path)
+        start = order[next_index(order, *start)]
     console.print(
         f"lab back at snapshot [bold]{record['name']}[/] in {outcome.seconds['reverted']:.1f}s; "
-        f"the FFU runs from {start[0]} step {start[1]}"
-        + ("" if start == (release, step) else f" to reach {release} step {step}")
+        f"the FFU runs from {start[0]} {step_name(start[1])}"
+        + ("" if start == (release, step) else f" to reach {release} {step_name(step)}")
     )
     return start

@@ -1,4 +1,5 @@
-"""``ffulab job list | run [JOB] | export --zuul DIR``: the jobs a CI system runs, and how it runs them."""
+"""``ffulab job list | run [JOB] | compare RUN_A RUN_B | export --zuul DIR``: the jobs a CI system runs,
+how it runs them, and two runs side by side."""
 
 from __future__ import annotations
 
@@ -36,8 +37,18 @@ def cmd_run(args: argparse.Namespace) -> int:
             keep_on_failure=args.keep_on_failure,
             extra_vars=args.extra_vars,
             virthost=args.virthost,
+            reuse=args.reuse,
         )
     )
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from ffulab.job.compare import compare_runs
+
+    text, written = compare_runs(args.run_a, args.run_b, args.html)
+    console.print(text, markup=False, end="")
+    console.print(f"written: {written}", markup=False)
+    return 0
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -80,6 +91,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--keep", action="store_true", help="keep the lab afterwards")
     run.add_argument("--keep-on-failure", action="store_true", help="keep the lab if the job fails")
     run.add_argument(
+        "--reuse",
+        action="store_true",
+        help="keep the deployed lab powered off for the next --reuse run of the job, which starts from it",
+    )
+    run.add_argument(
         "-e",
         "--extra-vars",
         action="append",
@@ -89,6 +105,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     run.add_argument("--virthost", help="sandbox | local | ssh://user@host (default: auto)")
     run.set_defaults(func=cmd_run)
+
+    compare = actions.add_parser(
+        "compare", help="two runs side by side (artifacts directories): time, downtime, resources, tests"
+    )
+    compare.add_argument("run_a", metavar="RUN_A", type=Path, help="a run's artifacts directory")
+    compare.add_argument("run_b", metavar="RUN_B", type=Path, help="another run's artifacts directory")
+    compare.add_argument(
+        "--html", type=Path, default=Path("compare.html"), metavar="FILE", help="default ./compare.html"
+    )
+    compare.set_defaults(func=cmd_compare)
 
     export = actions.add_parser("export", help="write CI definitions of every job")
     export.add_argument("--zuul", type=Path, metavar="DIR", required=True, help="Zuul jobs and playbooks")

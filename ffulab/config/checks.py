@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from difflib import get_close_matches
 from pathlib import Path
@@ -53,6 +54,23 @@ def check_release(config: LabConfig, origin: Origin, constraints_dir: Path) -> N
             f"the chain starts at '{chain[0]}' but the overcloud release is '{release.overcloud}'",
             "the first series of ffu_chain is N, the overcloud release",
         )
+    if release.path == "slurp":
+        _check_slurp(config, origin)
+    else:
+        _check_ffu(config, origin)
+    for name in {release.undercloud, *chain}:
+        path = constraints_dir / config.series[name].constraints
+        if not path.is_file():
+            _fail(
+                origin,
+                ("series", name, "constraints"),
+                f"constraints file '{config.series[name].constraints}' not found in {constraints_dir}",
+            )
+
+
+def _check_ffu(config: LabConfig, origin: Origin) -> None:
+    """A fast-forward walk: N to N+3 through every series."""
+    known, chain = list(config.series), config.release.ffu_chain
     for index in range(1, len(chain)):
         expected = known.index(chain[index - 1]) + 1
         if expected >= len(known) or known[expected] != chain[index]:
@@ -62,7 +80,7 @@ def check_release(config: LabConfig, origin: Origin, constraints_dir: Path) -> N
                 ("release", "ffu_chain", index),
                 f"the chain is not consecutive: after '{chain[index - 1]}' comes {want!r}, "
                 f"not '{chain[index]}'",
-                "list every series from N to N+3 in order",
+                "list every series from N to N+3 in order (or path: slurp for a skip-level hop)",
             )
     if len(chain) != 4:
         _fail(
@@ -70,14 +88,23 @@ def check_release(config: LabConfig, origin: Origin, constraints_dir: Path) -> N
             ("release", "ffu_chain"),
             f"a fast-forward upgrade goes N -> N+3 (4 series), this chain has {len(chain)}: {chain}",
         )
-    for name in {release.undercloud, *chain}:
-        path = constraints_dir / config.series[name].constraints
-        if not path.is_file():
-            _fail(
-                origin,
-                ("series", name, "constraints"),
-                f"constraints file '{config.series[name].constraints}' not found in {constraints_dir}",
-            )
+
+
+def _check_slurp(config: LabConfig, origin: Origin) -> None:
+    """A skip-level hop: one SLURP release to the next SLURP release, nothing else."""
+    slurps = [name for name, series in config.series.items() if series.slurp]
+    pairs = [f"[{a}, {b}]" for a, b in itertools.pairwise(slurps)]
+    chain = config.release.ffu_chain
+    allowed = f"SLURP -> next SLURP: {', '.join(pairs)}"
+    if len(chain) != 2:
+        _fail(origin, ("release", "ffu_chain"), f"a SLURP upgrade is one hop N -> N+2, not {chain}", allowed)
+    if f"[{chain[0]}, {chain[1]}]" not in pairs:
+        _fail(
+            origin,
+            ("release", "ffu_chain"),
+            f"{chain[0]} -> {chain[1]} is not a SLURP upgrade (path: slurp)",
+            allowed,
+        )
 
 
 def check_lab(config: LabConfig, origin: Origin, catalog: Catalog) -> None:
@@ -109,6 +136,23 @@ def check_lab(config: LabConfig, origin: Origin, catalog: Catalog) -> None:
                     "unknown series",
                     f"series are {', '.join(config.series)}",
                 )
+    openstack = {service.name for service in catalog.openstack(config)}
+    n = config.release.overcloud
+    for name, version in config.release.update_from.items():
+        if name not in openstack:
+            _fail(
+                origin,
+                ("release", "update_from", name),
+                f"'{name}' is not an OpenStack service of lab '{config.lab.name}'",
+                did_you_mean(name, sorted(openstack)),
+            )
+        if version == config.series[n].services.get(name):
+            _fail(
+                origin,
+                ("release", "update_from", name),
+                f"{version} is already {n}'s version of {name}: nothing to update",
+                f"give an older point release of {n}",
+            )
     services = {service for role in config.lab.roles.values() for service in role.services}
     for series in config.release.ffu_chain:
         pins = config.series[series].services

@@ -51,7 +51,17 @@ class Resolved:
 
 def available(kind: str, root: Path) -> list[str]:
     """Names of the shipped configs of one kind (``labs`` → ``keystone-only``, ``minimal``...)."""
-    return sorted(p.stem for p in (root / KINDS[kind]).glob("*.yml") if p.stem != "common")
+    return sorted(p.stem for p in (root / KINDS[kind]).glob("*.yml") if p.stem not in ("common", "retired"))
+
+
+RETIRED_FILE = "release-configs/retired.yml"
+
+
+def retired_configs(root: Path) -> dict[str, dict[str, str]]:
+    """Release config names of the seed documents that cannot run on today's Python, with why and what
+    to use instead (release-configs/retired.yml)."""
+    path = root / RETIRED_FILE
+    return (load_yaml(path, RETIRED_FILE) or {}).get("retired", {}) if path.is_file() else {}
 
 
 def locate(kind: str, ref: str, root: Path) -> tuple[Path, str]:
@@ -66,6 +76,14 @@ def locate(kind: str, ref: str, root: Path) -> tuple[Path, str]:
                 return path, str(path)
     if "/" in ref or ref.endswith((".yml", ".yaml")):
         raise ConfigError(ref, None, f"{kind} config file not found", f"given with {FLAGS[kind]}")
+    retired = retired_configs(root).get(ref) if kind == "release" else None
+    if retired:
+        raise ConfigError(
+            FLAGS[kind],
+            None,
+            f"'{ref}' is retired: {retired['why']}",
+            f"its shape (undercloud at the newest series, overcloud N to N+3) is -R {retired['instead']}",
+        )
     raise ConfigError(
         FLAGS[kind],
         None,

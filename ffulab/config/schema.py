@@ -23,6 +23,7 @@ class SeriesSpec(_Strict):
     """One OpenStack series: its codename, library pins and service versions."""
 
     codename: str
+    slurp: bool = Field(False, description="a SLURP release: upgrades skip straight to the next SLURP one")
     constraints: str = Field(description="upper-constraints file under release-configs/constraints/")
     services: dict[str, str] = Field(default_factory=dict, description="service -> released version")
 
@@ -35,6 +36,16 @@ class ReleaseSpec(_Strict):
     undercloud: str
     overcloud: str
     ffu_chain: list[str] = Field(min_length=2)
+    update_from: dict[str, str] = Field(
+        default_factory=dict,
+        description="service -> an older point release of N: the lab is deployed there, then updated to N's "
+        "pins one node at a time (phase update) before the upgrade",
+    )
+    path: Literal["ffu", "slurp"] = Field(
+        "ffu",
+        description="ffu: through every release N -> N+3; slurp: one skip-level hop N -> N+2 between "
+        "SLURP releases (series.<s>.slurp)",
+    )
 
 
 class ImageSpec(_Strict):
@@ -111,14 +122,49 @@ class TempestSpec(_Strict):
     version: str = Field(description="tempest release on PyPI")
     constraints: str = Field(description="the series whose upper-constraints pin Tempest's libraries")
     concurrency: int = Field(1, ge=1, le=16, description="stestr workers")
+    service_available: list[str] = Field(
+        default_factory=list,
+        description="Tempest's [service_available] keys (each true by default in Tempest): false unless a "
+        "service of the lab names it (roles/<svc>/ffulab.yml: tempest.service_available)",
+    )
 
 
 class SnapshotSettings(_Strict):
     auto: bool = True
+    keep_releases: bool = Field(
+        False,
+        description="keep every ffu-<release> snapshot; by default an intermediate release's goes once the "
+        "next release's is taken (each holds the memory of every node: disk is the cost)",
+    )
+    rolling: bool | None = Field(
+        None,
+        description="a snapshot 'ffu-step' before each FFU step that does work, replaced as the FFU moves "
+        "on, so a failed step's rerun starts right there; default: on for ffulab run/ffu, off for job run",
+    )
+
+
+class DataplaneSettings(_Strict):
+    """tripleo-upgrade's limits on the workload's pings through the FFU; the goal is no loss at all."""
+
+    max_outage: float = Field(60.0, ge=0, description="seconds: a longer outage fails the job")
+    max_loss_percent: float = Field(
+        1.0, ge=0, le=100, description="a larger share of lost pings fails the job"
+    )
 
 
 class FfuSettings(_Strict):
-    canary: bool = Field(default=False, description="the first node goes alone before the others")
+    canary: bool = Field(
+        default=False,
+        description="the first node of the lab's last role (the computes) goes alone before the others of "
+        "its role at each step, and at the final deploy it is checked (every resource, its workloads "
+        "among them) before any other moves",
+    )
+    dataplane: DataplaneSettings = Field(default_factory=DataplaneSettings)
+    parallel: bool = Field(
+        default=True,
+        description="at each step a node runs its services' parts side by side (each has its own database "
+        "and venv); false: one after the other, in the lab's order",
+    )
     rollback_drill: bool = Field(
         default=False,
         description="after step 4 of the first release restore the backups and N, verify, then upgrade",
@@ -128,6 +174,11 @@ class FfuSettings(_Strict):
 class DeploySettings(_Strict):
     idempotence: bool = Field(
         False, description="run the overcloud deploy twice; fail if the second run changes anything"
+    )
+    parallel: bool = Field(
+        True,
+        description="a node deploys its OpenStack services side by side once its base services (database, "
+        "message bus, cache, load balancer) are up, each waiting for the identity API it needs",
     )
 
 

@@ -50,6 +50,8 @@ runs; emptied when it ends, so no secret outlives the run there."""
 
 STEP_LINE = re.compile(r"^ffulab-step: (?P<name>.+) (?P<seconds>[0-9]+(?:\.[0-9]+)?)\r?$", re.MULTILINE)
 """What a role script prints for a timed step (roles/common/files/ffulab-lib.sh: ffulab_step)."""
+WARNING_LINE = re.compile(r"^ffulab-warning: (?P<text>.+?)\r?$", re.MULTILINE)
+"""What a role script prints when it does otherwise than asked (e.g. emulation instead of KVM)."""
 
 
 @dataclass
@@ -72,6 +74,15 @@ class PlaybookResult:
     @property
     def ok(self) -> bool:
         return self.status == "successful" and not self.failures
+
+    @property
+    def warnings(self) -> list[str]:
+        """What the roles did otherwise than asked: their ``ffulab-warning: TEXT`` lines, host first."""
+        return [
+            f"{output['host']}: {match['text']}"
+            for output in self.outputs
+            for match in WARNING_LINE.finditer(output.get("stdout") or "")
+        ]
 
 
 class PlaybookFailed(FfulabError):

@@ -10,6 +10,7 @@ catalog (roles/<svc>/ffulab.yml) says what each declares.
 from __future__ import annotations
 
 import base64
+import ipaddress
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -78,11 +79,21 @@ def service_secrets(workspace: Path, services: list[Service]) -> dict[str, dict[
     }
 
 
-def artifact_map(index: dict[str, Any]) -> dict[str, dict[str, dict[str, str]]]:
-    """The mirror index as series -> name -> {version, file, sha256, venv}, the way roles look it up."""
+def artifact_map(
+    index: dict[str, Any], chosen: dict[str, dict[str, str]] | None = None
+) -> dict[str, dict[str, dict[str, str]]]:
+    """The mirror index as series -> name -> {version, file, sha256, venv}, the way roles look it up.
+
+    A name the mirror has in two versions at a series (a minor update's older point release beside the
+    series' own) maps to the version ``chosen[series][name]`` names, else to the first one listed.
+    """
     artifacts: dict[str, dict[str, dict[str, str]]] = {}
     for entry in index["artifacts"]:
-        artifacts.setdefault(entry["series"], {})[entry["name"]] = {
+        wanted = (chosen or {}).get(entry["series"], {}).get(entry["name"])
+        known = artifacts.setdefault(entry["series"], {})
+        if entry["name"] in known and wanted != entry["version"]:
+            continue
+        known[entry["name"]] = {
             "version": entry["version"],
             "file": entry["file"],
             "sha256": entry["sha256"],
@@ -165,6 +176,26 @@ def providers(config: LabConfig, catalog: Catalog, layout: Layout) -> dict[str, 
     return found
 
 
+FLOATING_HOSTS = (100, 199)
+"""The external network's host numbers for floating IPs: nodes take .10 on, libvirt's DHCP .200-.250."""
+
+
+def lab_networks(layout: Layout) -> dict[str, dict[str, Any]]:
+    """Each lab network's CIDR, prefix and gateway (the virthost's bridge); the external network also
+    its floating IP range (neutron's provider network: the virthost reaches floating IPs on-link)."""
+    networks: dict[str, dict[str, Any]] = {}
+    for kind, network in layout.networks.items():
+        net = ipaddress.ip_network(network.cidr)
+        networks[kind] = {"cidr": network.cidr, "prefix": net.prefixlen, "gateway": network.gateway}
+        if kind == "external":
+            first, last = FLOATING_HOSTS
+            networks[kind] |= {
+                "floating_start": str(net.network_address + first),
+                "floating_end": str(net.network_address + last),
+            }
+    return networks
+
+
 def overcloud_extravars(
     config: LabConfig,
     catalog: Catalog,
@@ -172,16 +203,20 @@ def overcloud_extravars(
     workspace: Path,
     index: dict[str, Any],
     release: str | None = None,
+    versions: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """What ``playbooks/overcloud.yml`` (and ``ffu.yml``) need to deploy the lab at ``release``.
 
     ``release`` defaults to N (``config.release.overcloud``); the FFU passes each release of its
-    chain. ``index`` is the undercloud mirror's index (recorded by the undercloud phase).
+    chain. ``index`` is the undercloud mirror's index (recorded by the undercloud phase). ``versions``
+    picks other versions of ``release`` than its pins (N at the older point release of a minor update).
     """
     release = release or config.release.overcloud
     undercloud = layout.node("undercloud")
     services = catalog.of_lab(config)
-    artifacts = artifact_map(index)
+    chosen = {name: dict(spec.services) for name, spec in config.series.items()}
+    chosen[release] = {**chosen[release], **(versions or {})}
+    artifacts = artifact_map(index, chosen)
     missing = [s.name for s in catalog.openstack(config) if s.name not in artifacts.get(release, {})]
     if missing:
         raise FfulabError(
@@ -198,7 +233,7 @@ def overcloud_extravars(
     extravars: dict[str, Any] = {
         "release": release,
         "ffu_chain": list(config.release.ffu_chain),
-        "versions": dict(config.series[release].services),
+        "versions": {name: artifacts[release][name]["version"] for name in artifacts.get(release, {})},
         "artifacts": artifacts,
         "mirror_url": mirror_url(undercloud.ctlplane_ip, MIRROR_PORT),
         "undercloud_ctlplane_ip": undercloud.ctlplane_ip,
@@ -207,6 +242,8 @@ def overcloud_extravars(
         "lab_roles": node_services(config),
         "lab_services": [service.name for service in services],
         "service_nodes": service_nodes(config, layout),
+        "lab_networks": lab_networks(layout),
+        "node_nics": {node.name: node.nics for node in layout.nodes if not node.undercloud},
         "providers": providers(config, catalog, layout),
         "apis": apis,
         "registered": [service.name for service in services if service.registered],
@@ -222,6 +259,7 @@ def overcloud_extravars(
             for name in service.databases
         ],
         "ffulab_render_dir": str(workspace / RENDER_DIR),
+        "ffulab_deploy_parts": config.settings.deploy.parallel,
     }
     identity = catalog.provider(config, "identity")
     if identity is not None and identity.name in apis:
@@ -235,15 +273,22 @@ def overcloud_extravars(
 
 
 def deploy_extravars(ctx: Context, release: str | None = None) -> dict[str, Any]:
-    """Everything the overcloud playbook gets at ``release`` (default N), undercloud credentials included."""
+    """Everything the overcloud playbook gets at ``release`` (default N), undercloud credentials included.
+
+    At N, until the minor update (``release.update_from``) starts, the services it names are at their
+    older point release."""
     mirror = (ctx.state.data.undercloud or {}).get("mirror")
     if not mirror:
         raise FfulabError(
             "the undercloud has no release mirror yet: run the undercloud phase first (-t undercloud)"
         )
     layout = Layout.from_dict(ctx.state.data.layout)
+    config = ctx.resolved.config
+    release = release or config.release.overcloud
+    pending = release == config.release.overcloud and ctx.state.data.update is None
+    versions = config.release.update_from if pending else None
     extravars = overcloud_extravars(
-        ctx.resolved.config, ctx.resolved.catalog, layout, ctx.workspace, mirror["index"], release
+        config, ctx.resolved.catalog, layout, ctx.workspace, mirror["index"], release, versions
     )
     if "identity" in extravars:
         credentials = admin_credentials(ctx.workspace, extravars["identity"]["url"])

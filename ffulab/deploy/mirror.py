@@ -8,10 +8,13 @@ checks their sha256 there with ``sha256sum`` (C, ~1 s per 40 MB under TCG), move
 removes files no longer in the index and writes the index last. A rerun sends nothing.
 
 How the bytes travel, measured on a TCG undercloud (38 MB archive): SSH ~4 MB/s whatever the
-cipher (the guest's sshd decrypts under emulation), HTTP ~19 MB/s. So when the virthost is this
-machine (sandbox or local) the undercloud pulls the files with ``curl`` from a short-lived HTTP
-server that ffulab starts on the ctlplane bridge's address; for a remote virthost the files go as
-one tar stream over SSH. Never scp/rsync, never Ansible's copy module (in-guest Python hashing).
+cipher (the guest's sshd decrypts under emulation), HTTP ~19 MB/s. So the undercloud pulls the files
+with ``curl`` from a short-lived HTTP server on the ctlplane bridge's address of the virthost: when
+the virthost is this machine (sandbox or local) ffulab serves its cache's files there
+(:func:`serve_files`); on an ssh virthost the files are first copied once into the remote's artifact
+store and the server runs there (:func:`serve_from_virthost`). Without a server (``serve=None``)
+the files go as one tar stream over SSH. Never scp/rsync, never Ansible's copy module (in-guest
+Python hashing).
 """
 
 from __future__ import annotations
@@ -31,7 +34,9 @@ from pathlib import Path
 from typing import Any
 
 from ffulab.errors import FfulabError
+from ffulab.proc import stop_process
 from ffulab.provision.access import ssh_argv
+from ffulab.virthost.base import Virthost
 
 MIRROR_DIR = "/srv/ffulab/mirror"
 MIRROR_PORT = 8787
@@ -195,28 +200,64 @@ def serve_files(
         argv = wrap(
             [sys.executable, "-u", "-m", "http.server", "--bind", address, "--directory", staging, "0"]
         )
-        server = subprocess.Popen(
-            argv,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-            preexec_fn=_die_with_parent,
-        )
-        try:
-            line = server.stdout.readline() if server.stdout else ""
-            # "Serving HTTP on 192.168.101.1 port 40123 (http://192.168.101.1:40123/) ..."
-            words = line.split()
-            if "port" not in words:
-                raise MirrorError(f"the virthost's HTTP server did not start on {address}: {line.strip()!r}")
-            port = int(words[words.index("port") + 1])
-            yield mirror_url(address, port)
-        finally:
-            server.terminate()
-            try:
+        with _server(argv, address, ends_with_stdin=False, preexec_fn=_die_with_parent) as url:
+            yield url
+
+
+SERVE_THERE = """set -eu
+address=$1; store=$2; shift 2
+staging=$(mktemp -d "${TMPDIR:-/tmp}/ffulab-mirror-XXXXXX")
+server=
+trap '[ -z "$server" ] || kill "$server" 2>/dev/null; rm -rf "$staging"' EXIT
+while [ $# -gt 0 ]; do
+  mkdir -p "$staging/$(dirname "$1")"
+  ln -s "$store/$2" "$staging/$1"
+  shift 2
+done
+python3 -u -m http.server --bind "$address" --directory "$staging" 0 2>/dev/null &
+server=$!
+cat >/dev/null
+"""
+"""The HTTP server on an ssh virthost, serving the store's files under their mirror names; it runs
+until its stdin closes, which happens when ffulab closes it or its ssh goes away (killed ffulab)."""
+
+
+@contextlib.contextmanager
+def serve_from_virthost(
+    virthost: Virthost, address: str, sums: dict[str, str], files: dict[str, Path], progress: Progress
+) -> Iterator[str]:
+    """Serve ``files`` from the virthost itself (an ssh virthost: this client cannot reach the lab's
+    bridges). They are copied into its artifact store first, once (``sums``: mirror name -> sha256);
+    the HTTP server then runs there on ``address`` (a lab bridge) for the undercloud to pull from."""
+    store = virthost.stage_files({sums[name]: path for name, path in files.items()}, progress)
+    pairs = [part for name in files for part in (name, sums[name])]
+    argv = virthost.wrap(["sh", "-c", SERVE_THERE, "sh", address, store, *pairs])
+    with _server(argv, address, ends_with_stdin=True) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def _server(argv: list[str], address: str, ends_with_stdin: bool, **popen: Any) -> Iterator[str]:
+    """Run ``argv`` (an HTTP server whose first line names its port) until the block ends, then stop
+    it: by closing its stdin (``ends_with_stdin``: the remote side's way), else with SIGTERM."""
+    stdin = subprocess.PIPE if ends_with_stdin else subprocess.DEVNULL
+    server = subprocess.Popen(
+        argv, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, **popen
+    )
+    try:
+        line = server.stdout.readline() if server.stdout else ""
+        # "Serving HTTP on 192.168.101.1 port 40123 (http://192.168.101.1:40123/) ..."
+        words = line.split()
+        if "port" not in words:
+            raise MirrorError(f"the virthost's HTTP server did not start on {address}: {line.strip()!r}")
+        port = int(words[words.index("port") + 1])
+        yield mirror_url(address, port)
+    finally:
+        if server.stdin:
+            server.stdin.close()
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 server.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
+        stop_process(server)
 
 
 def _die_with_parent() -> None:

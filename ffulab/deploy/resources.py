@@ -22,8 +22,10 @@ from ffulab.config.schema import LabConfig
 from ffulab.deploy.ansible import PlaybookFailed, PlaybookResult, run_playbook
 from ffulab.deploy.extravars import deploy_extravars, log_safe, undercloud_extravars
 from ffulab.errors import FfulabError
+from ffulab.ffu.dataplane import parse_workloads
 from ffulab.provision.layout import Layout
 from ffulab.secrets import lab_secret
+from ffulab.state import Workload
 
 if TYPE_CHECKING:
     from ffulab.context import Context
@@ -34,7 +36,7 @@ PLAYBOOK = "resources.yml"
 RESOURCE_LINE = re.compile(
     r"^ffulab-resource: (?P<kind>\S+) (?P<name>\S+) (?P<status>\S+)(?: (?P<why>.*?))?\r?$", re.MULTILINE
 )
-"""What a service's resources script prints per item (roles/keystone/files/keystone_resources.py)."""
+"""What a service's resources script prints per item (roles/<svc>/files/<svc>_resources.py)."""
 SUCCESS = ("ok", "created", "updated")
 
 
@@ -89,13 +91,31 @@ def resources_extravars(ctx: Context, action: str, services: list[str]) -> dict[
     }
 
 
-def apply(ctx: Context, action: str, label: str) -> tuple[list[Item], float, str]:
-    """Run the playbook for ``action``: the items it reported, its seconds and its log. A run that
-    failed for another reason than its items (no line says which) raises as it is."""
+@dataclass(frozen=True)
+class Applied:
+    """One run of the resources playbook: its items, the workloads it named, its seconds and log."""
+
+    items: list[Item]
+    workloads: dict[str, Workload]
+    seconds: float
+    log: str
+
+
+def parse_all_workloads(result: PlaybookResult) -> dict[str, Workload]:
+    """Every ``ffulab-dataplane:`` line of the run, with the service (role) whose task printed it."""
+    found: dict[str, Workload] = {}
+    for output in result.outputs:
+        found.update(parse_workloads(output["role"], output["stdout"]))
+    return found
+
+
+def apply(ctx: Context, action: str, label: str) -> Applied:
+    """Run the playbook for ``action``. A run that failed for another reason than its items (no
+    line says which) raises as it is."""
     services = resource_services(ctx.resolved.config, ctx.resolved.catalog)
     if not services:
         ctx.progress("no service of this lab makes resources (resources: true in roles/<svc>/ffulab.yml)")
-        return [], 0.0, ""
+        return Applied([], {}, 0.0, "")
     extravars = resources_extravars(ctx, action, services)
     log.debug(
         "%s variables (secrets hidden): %s",
@@ -109,7 +129,8 @@ def apply(ctx: Context, action: str, label: str) -> tuple[list[Item], float, str
         result = exc.result
         if all(item.ok for item in parse_items(result)):
             raise
-    return parse_items(result), round(time.monotonic() - started, 1), str(result.log)
+    seconds = round(time.monotonic() - started, 1)
+    return Applied(parse_items(result), parse_all_workloads(result), seconds, str(result.log))
 
 
 def failure(items: list[Item], action: str, log_path: str, rerun: str) -> FfulabError:
@@ -128,7 +149,8 @@ def lab_release(ctx: Context) -> str:
 def check_resources(ctx: Context, label: str) -> tuple[dict[str, Any], list[Item], str]:
     """Check every resource at the release the lab is at, ``label`` naming the run; record the result
     as ``resources.verified``; return it, the items and the Ansible log. Never raises for an item."""
-    items, seconds, log_path = apply(ctx, "verify", label=label)
+    applied = apply(ctx, "verify", label=label)
+    items, seconds, log_path = applied.items, applied.seconds, applied.log
     release = lab_release(ctx)
     failed = [item.describe() for item in items if not item.ok]
     verified = {

@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 INTERVAL = 1.0
 TIMEOUT = 3.0
-"""An answer slower than this counts as down: generous, since one TCG keystone worker is slow under load."""
+"""An answer slower than this counts as down: generous, since one TCG WSGI worker is slow under load."""
 MAX_SECONDS = 6 * 3600
 """The poller's own bound: longer than any FFU, in case ffulab could not stop it."""
 
@@ -42,7 +42,10 @@ class Poller:
     process: subprocess.Popen
 
     @classmethod
-    def start(cls, virthost: Virthost, urls: dict[str, str], logs: Path) -> Poller:
+    def start(
+        cls, virthost: Virthost, urls: dict[str, str], logs: Path, probes: list[str] | None = None
+    ) -> Poller:
+        """``probes``: the poller's data-plane arguments (:func:`ffulab.ffu.dataplane.poller_args`)."""
         logs.mkdir(parents=True, exist_ok=True)
         path = logs / f"downtime-{time.strftime('%Y%m%d-%H%M%S')}.jsonl"
         source = Path(poller.__file__).read_text()
@@ -52,6 +55,7 @@ class Poller:
             "-c",
             source,
             *(arg for api, url in urls.items() for arg in ("--url", f"{api}={url}")),
+            *(probes or []),
             "--interval",
             str(INTERVAL),
             "--timeout",
@@ -62,7 +66,8 @@ class Poller:
             process = subprocess.Popen(
                 virthost.wrap(argv), stdout=out, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL
             )
-        log.info("downtime poller %d on %s -> %s", process.pid, ", ".join(urls.values()), path)
+        watched = [*urls.values(), *(probes or [])[1::2]]
+        log.info("poller %d on %s -> %s", process.pid, ", ".join(watched), path)
         return cls(urls, path, process)
 
     def stop(self) -> list[dict[str, Any]]:

@@ -6,8 +6,10 @@ steps (4-9) on one node per role; the final deploy at N+3 runs the deploy playbo
 then step 9's checks at N+3. A role reports each check it makes (``<service>-status upgrade
 check``, schema at head) as ``ffulab-check: NAME ok|warning|failed DETAIL``; the engine keeps them
 per release and service in ``ffu.checks`` (a failed check fails its task, hence the step).
-Within a position the nodes of one role go one at a time (roles side by side), after the canary
-node when there is one. A step no service of the lab acts at is recorded as such and not run.
+Within a step the nodes of one role go one at a time (roles side by side), after the canary node
+when there is one; the final deploy goes role after role in the lab's order (control plane first),
+one node at a time, the canary first in its role and checked (``after_canary``) before the others.
+A step no service of the lab acts at is recorded as such and not run.
 State is written before and after each position, so a kill leaves a lab that ``ffulab ffu``
 resumes at the step that did not finish.
 """
@@ -21,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ffulab.errors import FfulabError, PhaseError
-from ffulab.ffu.positions import DONE, PREP_STEPS, Position, is_final, positions, start_index
+from ffulab.ffu.positions import DONE, PREP_STEPS, Position, is_final, positions, start_index, step_name
 from ffulab.state import CheckResult, FfuRecord, State, StepRecord
 
 RunPlaybook = Callable[[str, dict[str, Any], str | None, str], Any]
@@ -34,19 +36,25 @@ CHECK_LINE = re.compile(
     r"^ffulab-check: (?P<name>\S+) (?P<status>ok|warning|failed)(?: (?P<detail>.*?))?\r?$", re.MULTILINE
 )
 """What a role prints per check it makes at step 9 (e.g. ``upgrade-check warning ...``)."""
+PART_LINE = re.compile(r"^ffulab-part: (?P<service>\S+)")
+"""roles/common/templates/parts.sh.j2's line before each service's part of a step."""
 
 
 def record_checks(ffu: FfuRecord, release: str, result: Any) -> list[str]:
     """Keep the ``ffulab-check:`` lines of a run (also of a failed one) under ``ffu.checks[release]``;
-    return those that are not ok, as ``service NAME: status detail``."""
+    return those that are not ok, as ``service NAME: status detail``. A line belongs to the role whose
+    task printed it, or to the service of the ``ffulab-part:`` before it (a step's parts side by side)."""
     noted = []
     for output in getattr(result, "outputs", None) or []:
-        for match in CHECK_LINE.finditer(output.get("stdout") or ""):
-            service = output.get("role") or "?"
-            check = CheckResult(status=match["status"], detail=(match["detail"] or "")[:2000])
-            ffu.checks.setdefault(release, {}).setdefault(service, {})[match["name"]] = check
-            if check.status != "ok":
-                noted.append(f"{service} {match['name']}: {check.status} {check.detail}".strip())
+        service = output.get("role") or "?"
+        for line in (output.get("stdout") or "").splitlines():
+            if part := PART_LINE.match(line):
+                service = part["service"]
+            elif match := CHECK_LINE.match(line):
+                check = CheckResult(status=match["status"], detail=(match["detail"] or "")[:2000])
+                ffu.checks.setdefault(release, {}).setdefault(service, {})[match["name"]] = check
+                if check.status != "ok":
+                    noted.append(f"{service} {match['name']}: {check.status} {check.detail}".strip())
     return noted
 
 
@@ -62,22 +70,40 @@ class FfuPlan:
     active_steps: Collection[int] = field(default_factory=lambda: range(1, 10))
     """The steps at which some service of the lab has tasks; the others are not run."""
     canary: str | None = None
-    """A node that goes alone before the others at each position it takes part in."""
+    """A node that goes alone before the others of its role at each position it takes part in."""
+    after_canary: Callable[[str], None] | None = None
+    """Called with the canary once its final deploy is done, before any other node of its role moves
+    (the workloads checked there); raising stops the FFU with the others untouched."""
     final_extra_hosts: list[str] = field(default_factory=list)
     """Hosts the final deploy's playbook also acts on (the undercloud gets the new credentials)."""
     snapshot: Callable[[str], None] = lambda release: None
     """Called when a release is done (automatic ``ffu-<release>`` snapshot)."""
+    checkpoint: Callable[[Position], None] | None = None
+    """Called before each position that does work (the rolling ``ffu-step`` snapshot), when on."""
     rerun: str = "ffulab ffu"
+    path: str = "ffu"
+    """``ffu`` (every release of the chain) or ``slurp`` (one skip-level hop): ffulab/ffu/positions.py."""
+    parallel: bool = True
+    """At a step, a node runs its services' parts side by side (playbooks/ffu.yml, ffulab_step_parts)."""
 
     def targets(self, position: Position) -> list[str]:
         """All overcloud nodes for prep steps and the final deploy; one per role for bootstrap steps."""
         _, step = position
-        everyone = is_final(self.chain, position) or step in PREP_STEPS
+        everyone = is_final(position) or step in PREP_STEPS
         return [node for nodes in self.role_nodes.values() for node in (nodes if everyone else nodes[:1])]
 
     def batches(self, position: Position) -> list[list[str]]:
-        """The targets in runs: the canary alone first, then the i-th node of every role together."""
+        """The targets in runs. A step: the canary alone first, then the i-th node of every role
+        together. The final deploy: role after role in the lab's order (the control plane before the
+        computes: servers before agents), one node at a time, the canary first in its role."""
         targets = self.targets(position)
+        if is_final(position):
+            return [
+                [node]
+                for nodes in self.role_nodes.values()
+                for node in sorted(nodes, key=lambda node: node != self.canary)
+                if node in targets
+            ]
         first = [[self.canary]] if self.canary in targets else []
         rest = [[n for n in nodes if n in targets and n != self.canary] for nodes in self.role_nodes.values()]
         depth = max(map(len, rest), default=0)
@@ -85,7 +111,7 @@ class FfuPlan:
         return first + [wave for wave in waves if wave]
 
     def runs(self, position: Position) -> bool:
-        return is_final(self.chain, position) or position[1] in self.active_steps
+        return is_final(position) or position[1] in self.active_steps
 
 
 def step_key(position: Position) -> str:
@@ -104,10 +130,10 @@ def run_ffu(
 
     ``stop_after`` ends the walk after that position (the rollback drill stops after step 4).
     """
-    order = positions(plan.chain)
+    order = positions(plan.chain, plan.path)
     ffu = state.data.ffu
-    first = start_index(plan.chain, ffu, from_release, from_step)
-    ffu.chain = plan.chain
+    first = start_index(plan.chain, ffu, from_release, from_step, plan.path)
+    ffu.chain, ffu.path = plan.chain, plan.path
     for position in order[first:]:
         _run_position(state, plan, position, progress)
         if position == stop_after:
@@ -119,9 +145,11 @@ def run_ffu(
 
 def _run_position(state: State, plan: FfuPlan, position: Position, progress: Callable[[str], None]) -> None:
     release, step = position
-    final = is_final(plan.chain, position)
-    what = "the final deploy" if final else f"step {step}"
+    final = is_final(position)
+    what = step_name(step)
     ffu = state.data.ffu
+    if plan.checkpoint and plan.runs(position):
+        plan.checkpoint(position)  # the lab just before this step: a rerun of it starts here
     ffu.release, ffu.step, ffu.status = release, step, "running"
     record = StepRecord(status="running", started=round(time.time(), 3))
     ffu.steps[step_key(position)] = record
@@ -143,8 +171,14 @@ def _run_position(state: State, plan: FfuPlan, position: Position, progress: Cal
         for playbook, hosts, label in runs:
             progress(f"{release} {'checks' if label.endswith('checks') else what} on {', '.join(hosts)}")
             variables = {**extravars, "step": CHECK_STEP} if label.endswith("checks") else extravars
+            if playbook == STEP_PLAYBOOK:
+                variables = {**variables, "ffulab_step_parts": plan.parallel}
             try:
                 result = plan.run_playbook(playbook, variables, ",".join(hosts), label)
+                canary_done = final and playbook == FINAL_PLAYBOOK and hosts[0] == plan.canary
+                if canary_done and plan.after_canary:
+                    progress(f"{release} canary {plan.canary} at {release}: checking its workloads")
+                    plan.after_canary(plan.canary)
             except FfulabError as exc:
                 record_checks(ffu, release, getattr(exc, "result", None))
                 record.status, record.seconds, record.ended = "failed", _since(started), round(time.time(), 3)
@@ -153,16 +187,19 @@ def _run_position(state: State, plan: FfuPlan, position: Position, progress: Cal
                 raise PhaseError(
                     "ffu",
                     f"{what} of release {release} failed: {exc}",
-                    rerun=f"{plan.rerun} --from-release {release} --from-step {step}",
+                    rerun=f"{plan.rerun} --from-release {release} --from-step {'final' if final else step}",
                 ) from exc
             for line in record_checks(ffu, release, result):
                 progress(f"{release} check {line}")
+            state.warn(getattr(result, "warnings", None) or [])
+            for timed in getattr(result, "steps", None) or []:
+                record.timings[f"{timed['host']} {timed['step']}"] = timed["seconds"]
         record.status = "done"
     else:
         progress(f"{release} step {step}: no service of this lab acts here")
         record.status = "nothing to do"
     record.seconds, record.ended = _since(started), round(time.time(), 3)
-    last_of_release = final or step == 9
+    last_of_release = final or (step == 9 and plan.path == "ffu")
     ffu.step = DONE if last_of_release else step + 1
     state.save()
     if last_of_release:

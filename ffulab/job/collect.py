@@ -34,7 +34,7 @@ SSH_TIMEOUT = 300
 UNDERCLOUD_PATHS = ("etc/chrony", "etc/openstack", "srv/ffulab/mirror/index.json")
 COMMON_PATHS = ("etc/hosts", "etc/systemd/system")
 NEVER_COPIED = ("*-keys", "*.keys", "*.key", "*.pem", "id_*")
-"""Key material stays on the node whatever a service path holds (keystone's fernet-keys...)."""
+"""Key material stays on the node whatever a service path holds (key repositories, private keys...)."""
 
 COMMANDS: dict[str, str] = {
     "journal.txt": "journalctl --no-pager -o short-iso-precise",

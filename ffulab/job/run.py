@@ -9,6 +9,7 @@ the job, since it would hold the machine's resources for the next one.
 from __future__ import annotations
 
 import logging
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +37,8 @@ class JobRun:
     artifacts: Path | None = None
     keep: bool = False
     keep_on_failure: bool = False
+    reuse: bool = False
+    """Keep the deployed lab for the next run of the job, and start from it when it is still valid."""
     extra_vars: list[str] = field(default_factory=list)
     virthost: str | None = None
 
@@ -48,15 +51,27 @@ def _detail(line: str) -> None:
     _say(f"  {line}")
 
 
-def fresh_workspace(run: JobRun, job: str, lab: str) -> Path:
-    """``-w`` or ``~/.ffulab/<job>``; a job never reuses a lab another run left there."""
+def fresh_workspace(run: JobRun, job: str, lab: str, key: str | None = None) -> tuple[Path, bool]:
+    """``-w`` or ``~/.ffulab/<job>``, and whether its lab is reused: a job never reuses a lab another
+    run left there, but with ``--reuse`` a lab a ``--reuse`` run kept with the same key (a stale one is
+    destroyed first)."""
     workspace = workspace_dir(run.workspace or default_workspace(job))
+    if run.reuse and State.exists(workspace):
+        from ffulab.job.reuse import reusable
+
+        state = State.load(workspace)
+        if state.data.reuse is not None:
+            if key and reusable(state, key):
+                return workspace, True
+            _say(f"the kept lab in {workspace} was made from something else: destroying it")
+            if not _destroy(workspace):
+                raise UsageError(f"{workspace}: the stale kept lab could not be destroyed")
     if State.exists(workspace):
         raise UsageError(
             f"{workspace} already holds a lab ({lab}): a job runs on a fresh lab; "
             f"'ffulab destroy -w {workspace}' it or pass another -w"
         )
-    return workspace
+    return workspace, False
 
 
 def _destroy(workspace: Path) -> bool:
@@ -68,6 +83,37 @@ def _destroy(workspace: Path) -> bool:
         error(f"the lab in {workspace} could not be destroyed: {exc}")
         return False
     _say(f"lab destroyed ({len(removed)} resource(s)); logs and artifacts kept in {workspace}")
+    return True
+
+
+def _warm_start(ctx: Context, artifacts: Path) -> list[str]:
+    """Revert the kept lab to its deployed snapshot; the phases still to run."""
+    from ffulab.job.reuse import FIRST_PHASE, SNAPSHOT
+    from ffulab.snapshot import revert
+
+    shutil.rmtree(artifacts, ignore_errors=True)  # nothing of the last run may pass for this one's
+    outcome = revert(ctx.state, SNAPSHOT, progress=_detail)
+    ctx.state.update(reuse=None)
+    _say(f"warm start: the kept lab is back at {SNAPSHOT} in {outcome.seconds.get('usable', 0):.0f}s")
+    return list(PHASE_NAMES[PHASE_NAMES.index(FIRST_PHASE) :])
+
+
+def _keep_for_reuse(ctx: Context, key: str) -> bool:
+    """Power the lab off and record its key, when its deployed snapshot exists; else it goes."""
+    from ffulab.job.reuse import reusable
+    from ffulab.snapshot.lab import power_off
+
+    ctx.state.update(reuse={"key": key, "kept_at": time.time()})
+    if not reusable(ctx.state, key):
+        ctx.state.update(reuse=None)
+        return False
+    try:
+        power_off(ctx.state, progress=_detail)
+    except FfulabError as exc:
+        error(f"the lab could not be kept for the next run: {exc}")
+        ctx.state.update(reuse=None)
+        return False
+    _say(f"lab kept for the next 'job run --reuse' (powered off; key {key[:12]})")
     return True
 
 
@@ -85,17 +131,26 @@ def run_job(run: JobRun) -> int:
     the artifacts are written and the lab destroyed or kept."""
     resolved = resolve(job=run.job, extra_vars=run.extra_vars)
     name = resolved.config.job.name if resolved.config.job else run.job
-    workspace = fresh_workspace(run, name, resolved.config.lab.name)
+    key = None
+    if run.reuse:
+        from ffulab.job.reuse import reuse_key
+
+        key = reuse_key(resolved, run.virthost)
+    workspace, reused = fresh_workspace(run, name, resolved.config.lab.name, key)
     artifacts_option = directory(run.artifacts, "--artifacts") if run.artifacts else None
     state, log_path = start_run(resolved, workspace, run.virthost, "job")
-    options = {"virthost": run.virthost, "artifacts": artifacts_option}
+    options = {"virthost": run.virthost, "artifacts": artifacts_option, "job": name}
     ctx = Context(resolved=resolved, state=state, workspace=workspace, options=options)
     artifacts = artifacts_dir(ctx)
     _say(f"job {name}: lab {resolved.config.lab.name} in {workspace} (log: {log_path})")
     started = time.monotonic()
     failure: BaseException | None = None
     try:
-        run_phases(ctx, list(PHASE_NAMES))
+        if reused:  # the virthost first (its libvirtd), then the lab back at its deployed snapshot
+            run_phases(ctx, ["config", "virthost"])
+            run_phases(ctx, _warm_start(ctx, artifacts))
+        else:
+            run_phases(ctx, list(PHASE_NAMES))
     except BaseException as exc:  # whatever stopped the run, its artifacts are written and the lab goes
         failure = exc
         if isinstance(exc, FfulabError):
@@ -109,6 +164,8 @@ def run_job(run: JobRun) -> int:
     timings = ", ".join(f"{name} {seconds:.1f}s" for name, seconds in ctx.timings.items())
     _say(f"phase timings: {timings or '-'}")
     kept = run.keep or (not passed and run.keep_on_failure)
+    if run.reuse and not kept and key:
+        kept = _keep_for_reuse(ctx, key)
     destroyed = kept or _destroy(workspace)
     if kept:
         _say(f"lab kept in {workspace}: 'ffulab destroy -w {workspace}' removes it")

@@ -10,6 +10,8 @@ import time
 from typing import Any
 
 from ffulab.catalog import FFU_STEPS
+from ffulab.config.schema import DataplaneSettings
+from ffulab.ffu import dataplane
 from ffulab.ffu.positions import is_final, positions
 from ffulab.phases import PHASE_NAMES
 from ffulab.state import LabState, PhaseRecord, StepRecord, Versions
@@ -60,9 +62,9 @@ def _ffu_steps(state: LabState) -> list[dict[str, Any]]:
     if len(chain) < 2:
         return []
     rows = []
-    for release, step in positions(chain):
+    for release, step in positions(chain, state.ffu.path):
         entry = state.ffu.steps.get(f"{release}/{step}") or StepRecord(status=NOT_RUN)
-        final = is_final(chain, (release, step))
+        final = is_final((release, step))
         rows.append(
             {
                 "release": release,
@@ -80,9 +82,12 @@ def _versions(state: LabState) -> dict[str, Any]:
     before, after = state.ffu.before, state.ffu.after
     if before is None and state.chain and state.overcloud.release == state.chain[0]:
         before = Versions(release=state.overcloud.release, versions=state.overcloud.versions)
+    update = state.update
     return {
         "release_before": before.release if before else None,
         "release_after": after.release if after else None,
+        "deployed": dict(update.before) if update else (dict(before.versions) if before else {}),
+        "updated": dict(update.after) if update and update.status == "done" else {},
         "before": dict(before.versions) if before else {},
         "after": dict(after.versions) if after else {},
     }
@@ -122,6 +127,19 @@ def _resources(state: LabState) -> dict[str, Any]:
     return {"created": list(state.resources.created), "verified": state.resources.verified}
 
 
+def _dataplane(state: LabState, config: dict[str, Any]) -> dict[str, Any]:
+    """Each workload's data plane through the FFU, its limits and what broke them."""
+    limits = DataplaneSettings.model_validate(
+        ((config.get("settings") or {}).get("ffu") or {}).get("dataplane") or {}
+    )
+    records = state.ffu.dataplane
+    return {
+        "workloads": {name: record.model_dump() for name, record in records.items()},
+        "limits": limits.model_dump(),
+        "problems": dataplane.problems(records, limits.max_outage, limits.max_loss_percent),
+    }
+
+
 def failure_reasons(
     phases: list[dict[str, Any]],
     steps: list[dict[str, Any]],
@@ -129,6 +147,7 @@ def failure_reasons(
     regressions: list[str],
     verified: dict[str, Any],
     error: str | None,
+    dataplane_problems: list[str] = (),  # type: ignore[assignment]
 ) -> list[str]:
     """Why the run fails, one line each; none when it passes."""
     reasons = [f"phase {row['name']} failed" for row in phases if row["status"] == "failed"]
@@ -143,6 +162,7 @@ def failure_reasons(
         reasons.append(f"{len(regressions)} test(s) passed at the baseline and not after the FFU")
     if verified.get("failed"):
         reasons.append(f"{len(verified['failed'])} resource(s) did not survive the FFU")
+    reasons += dataplane_problems
     return reasons
 
 
@@ -167,7 +187,8 @@ def build_summary(state: LabState, error: str | None = None) -> dict[str, Any]:
     regressions = compared["regressions"]
     resources = _resources(state)
     verified = resources["verified"] or {}
-    reasons = failure_reasons(phases, steps, validation, regressions, verified, error)
+    plane = _dataplane(state, config)
+    reasons = failure_reasons(phases, steps, validation, regressions, verified, error, plane["problems"])
     started = [row["started"] for row in phases if row["started"]]
     ended = [row["ended"] for row in phases if row["ended"]]
     job = config.get("job") or {}
@@ -177,6 +198,7 @@ def build_summary(state: LabState, error: str | None = None) -> dict[str, Any]:
             "name": job.get("name"),
             "description": job.get("description", ""),
             "release": (config.get("release") or {}).get("name"),
+            "path": (config.get("release") or {}).get("path", "ffu"),
             "lab": (config.get("lab") or {}).get("name"),
             "nodes": (config.get("nodes") or {}).get("name"),
             "files": files,
@@ -192,6 +214,9 @@ def build_summary(state: LabState, error: str | None = None) -> dict[str, Any]:
         "phases": phases,
         "ffu_steps": steps,
         "downtime": {api: record.model_dump() for api, record in state.ffu.downtime.items()},
+        "dataplane": plane,
+        "warnings": list(state.warnings),
+        "update": state.update.model_dump() if state.update else None,
         "checks": {
             release: {
                 service: {name: check.model_dump() for name, check in checks.items()}

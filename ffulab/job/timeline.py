@@ -1,5 +1,6 @@
 """The report's timeline as geometry: one row per phase, one per FFU release (its steps side by side),
-one per API with its outages, and any API's downtime as bands across all rows. Pure: the template
+one per API with its outages, one per workload probe (the data plane: watched span, lost windows) under
+them, and any API's downtime as bands across all rows. Pure: the template
 only draws it.
 
 FFU steps without recorded start times are laid end to end from the start of the ``ffu`` phase,
@@ -113,9 +114,21 @@ def build_timeline(summary: dict[str, Any]) -> Timeline | None:
             row.bars.append(bar(window["start"], end, "down", title))
             downtime.append(bar(window["start"], end, "down", title))
         apis.append(row)
+    plane = []
+    for name, record in sorted(((summary.get("dataplane") or {}).get("workloads") or {}).items()):
+        for kind, probe in sorted((record.get("probes") or {}).items()):
+            if probe.get("started") is None:
+                continue
+            row = Row(f"{name} {kind}", "dataplane")
+            watched = f"{name} {kind} {probe['target']}: {probe['lost']}/{probe['samples']} lost"
+            row.bars.append(bar(probe["started"], probe["ended"], "up", watched))
+            for window in probe.get("windows") or []:
+                title = f"{name} {kind} lost {clock(window['end'] - window['start'])}"
+                row.bars.append(bar(window["start"], window["end"], "lost", title))
+            plane.append(row)
     return Timeline(
         seconds=span,
-        rows=rows + list(by_release.values()) + apis,
+        rows=rows + list(by_release.values()) + apis + plane,
         downtime=downtime,
         ticks=_ticks(span, scale),
     )

@@ -45,6 +45,7 @@ PHASES: tuple[Phase, ...] = (
     ),
     Phase("resources", "create the data that must survive the upgrade (grenade-style)"),
     Phase("baseline", "Tempest and per-service checks at N: what the report compares after the FFU"),
+    Phase("update", "the minor update at N: older point releases to N's, one node at a time (if any)"),
     Phase("ffu", "every intermediate release x steps 1-9, then the final deploy at N+3; resources verified"),
     Phase("validate", "Tempest and per-service checks at N+3; JUnit", snapshot="validated"),
     Phase("report", "artifacts: junit.xml, logs, summary.json, report.html"),

@@ -25,22 +25,14 @@ def run(ctx: Context) -> None:
     layout = Layout.from_dict(ctx.state.data.layout)
     password = lab_secret(ctx.workspace, "bmc_password", length=BMC_PASSWORD_LENGTH)
     address = layout.networks["external"].gateway
-    vbmc.write_config(ctx.workspace, layout.lab_id)
-    vbmc.start_daemon(ctx.state, virthost.netns)
+    home = virthost.lab_dir(ctx.workspace, layout.lab_id)
+    config = vbmc.write_config(virthost, home, layout.lab_id)
+    vbmc.start_daemon(ctx.state, virthost, home)
     ports = bmc_ports(layout)
     for node in layout.nodes:
         if node.name in ports:
             ctx.progress(f"BMC for {node.name} on {address}:{ports[node.name]}")
-            vbmc.ensure_bmc(
-                ctx.workspace,
-                virthost.netns,
-                node.domain,
-                address,
-                ports[node.name],
-                BMC_USER,
-                password,
-                virthost.uri,
-            )
+            vbmc.ensure_bmc(virthost, config, node.domain, address, ports[node.name], BMC_USER, password)
     env = instackenv(layout, BMC_USER, password)
     path = ctx.workspace / INSTACKENV
     path.write_text(json.dumps(env, indent=2))

@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Any
 from ffulab.context import BACKUPS_DIR, artifacts_dir
 from ffulab.deploy.ansible import PlaybookResult, run_playbook
 from ffulab.deploy.extravars import deploy_extravars
-from ffulab.deploy.resources import verify_if_created
+from ffulab.deploy.resources import check_resources, failure, verify_if_created
 from ffulab.errors import PhaseError
-from ffulab.ffu import downtime
+from ffulab.ffu import dataplane, downtime
 from ffulab.ffu.engine import FfuPlan, run_ffu, step_key
 from ffulab.ffu.positions import positions
 from ffulab.phases.overcloud import lab_versions
@@ -57,24 +57,75 @@ def build_plan(ctx: Context) -> FfuPlan:
     def run(playbook: str, variables: dict[str, Any], limit: str | None, label: str) -> PlaybookResult:
         return run_playbook(ctx.workspace, playbook, variables, ctx.progress, limit=limit, label=label)
 
-    first_node = next(iter(role_nodes.values()))[0] if role_nodes else None
+    # the canary: the first node of the lab's last role (the computes when there are some: their
+    # workloads are what a canary proves), else of its only role
+    canary = list(role_nodes.values())[-1][0] if role_nodes and config.settings.ffu.canary else None
     return FfuPlan(
         chain=list(config.release.ffu_chain),
         role_nodes=role_nodes,
         extravars=extravars,
         run_playbook=run,
         active_steps={step for service in ffu_services for step in catalog[service].ffu},
-        canary=first_node if config.settings.ffu.canary else None,
+        canary=canary,
+        after_canary=(lambda node: _check_canary(ctx, node)) if canary else None,
         final_extra_hosts=["undercloud"],
         snapshot=lambda release: _snapshot(ctx, release),
+        checkpoint=(lambda position: _checkpoint(ctx, position)) if _rolling(ctx) else None,
         rerun=f"ffulab ffu -w {ctx.workspace}",
+        path=config.release.path,
+        parallel=config.settings.ffu.parallel,
     )
 
 
-def _snapshot(ctx: Context, release: str) -> None:
+def _check_canary(ctx: Context, node: str) -> None:
+    """The canary at N+3 with the control plane: every resource (the workloads on it among them)
+    verified before any other node of its role moves; a failure raises and leaves them at N."""
+    release = ctx.resolved.config.release.ffu_chain[-1]
+    if not ctx.state.data.resources.created:
+        ctx.progress(f"canary {node}: no resources were created before the FFU, nothing to check on it")
+        return
+    verified, items, log_path = check_resources(ctx, label=f"resources-canary-{node}")
+    if verified["failed"]:
+        raise failure(
+            items,
+            f"verify on the canary {node}",
+            log_path,
+            f"ffulab ffu -w {ctx.workspace} --from-step final",
+        )
+    ctx.progress(f"canary {node} at {release}: {verified['items']} resource(s) verified, the others follow")
+
+
+ROLLING = "ffu-step"
+
+
+def _rolling(ctx: Context) -> bool:
+    """The rolling snapshot: as the settings say, else on unless a job runs (CI pays for every second)."""
+    setting = ctx.resolved.config.settings.snapshots.rolling
+    return setting if setting is not None else not ctx.options.get("job")
+
+
+def _checkpoint(ctx: Context, position: tuple[str, int]) -> None:
     from ffulab.snapshot import auto_snapshot
 
-    auto_snapshot(ctx, f"ffu-{release}", release=release)
+    auto_snapshot(ctx, ROLLING, release=position[0], step=position[1])
+
+
+def _snapshot(ctx: Context, release: str) -> None:
+    """``ffu-<release>`` once the release is done; the release before's goes (settings.snapshots)."""
+    from ffulab.snapshot import auto_snapshot, delete, records
+
+    if not auto_snapshot(ctx, f"ffu-{release}", release=release):
+        return
+    chain = ctx.resolved.config.release.ffu_chain
+    previous = chain.index(release) - 1
+    if ctx.resolved.config.settings.snapshots.keep_releases or previous < 1:
+        return
+    older = records.find(ctx.state, f"ffu-{chain[previous]}")
+    if older and older.get("auto"):
+        delete(ctx.state, older["name"], progress=ctx.progress)
+        ctx.progress(
+            f"snapshot {older['name']} dropped: ffu-{release} is newer (settings.snapshots.keep_releases)"
+        )
 
 
 def run(ctx: Context) -> None:
@@ -133,33 +184,43 @@ def _snapshot_ready(ctx: Context, plan: FfuPlan) -> None:
 
 @contextmanager
 def _downtime(ctx: Context, plan: FfuPlan, drill: bool = False) -> Iterator[None]:
-    """Poll every public API while the block runs; record the outages even when it fails.
+    """Poll every public API and every workload's data plane while the block runs; record what the
+    poller saw even when the block fails.
 
-    The FFU's outages go to ``ffu.downtime[api]`` (added up over resumed runs), the drill's to
-    ``ffu.rollback_drill.downtime[api]``.
+    The FFU's outages go to ``ffu.downtime[api]`` and ``ffu.dataplane[workload]`` (added up over
+    resumed runs), the drill's to ``ffu.rollback_drill``.
     """
     urls = ctx.state.data.overcloud.apis
-    if not urls:
-        ctx.progress("no public API in this lab: control-plane downtime is not measured")
+    workloads = ctx.state.data.resources.workloads
+    if not urls and not workloads:
+        ctx.progress("no public API nor workload in this lab: downtime is not measured")
         yield
         return
-    poller = downtime.Poller.start(lab_virthost(ctx), urls, ctx.workspace / "logs")
+    if workloads:
+        ctx.progress(f"data plane watched: {', '.join(f'{n} {w.address}' for n, w in workloads.items())}")
+    poller = downtime.Poller.start(
+        lab_virthost(ctx), urls, ctx.workspace / "logs", dataplane.poller_args(workloads)
+    )
     try:
         yield
     finally:
         samples = poller.stop()
         ffu = ctx.state.data.ffu
-        final = ffu.steps.get(step_key(positions(plan.chain)[-1]))
+        final = ffu.steps.get(step_key(positions(plan.chain, plan.path)[-1]))
         until = final.ended if final and final.status == "done" and not drill else None
         holder = ffu.rollback_drill if drill and ffu.rollback_drill else ffu
         holder.downtime = downtime.merge_all(holder.downtime, urls, samples, until)
+        holder.dataplane = dataplane.merge(holder.dataplane, workloads, samples, until)
         ctx.state.save()
-        outages = ", ".join(
-            f"{api} {record.seconds:.0f} s in {len(record.windows)} window(s)"
-            for api, record in holder.downtime.items()
-        )
         prefix = "rollback drill: " if drill else ""
-        ctx.progress(f"{prefix}control-plane downtime: {outages} ({len(samples)} samples; {poller.path})")
+        if urls:
+            outages = ", ".join(
+                f"{api} {record.seconds:.0f} s in {len(record.windows)} window(s)"
+                for api, record in holder.downtime.items()
+            )
+            ctx.progress(f"{prefix}control-plane downtime: {outages} ({len(samples)} samples; {poller.path})")
+        if workloads:
+            ctx.progress(f"{prefix}data plane: {dataplane.describe(holder.dataplane)}")
 
 
 def _collect_logs(ctx: Context) -> None:

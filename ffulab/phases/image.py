@@ -1,4 +1,7 @@
-"""Phase ``image``: the guest image for the lab's services, built once and cached by its recipe."""
+"""Phase ``image``: the guest image for the lab's services, built once and cached by its recipe.
+
+The image is built on this client (mmdebstrap needs root here, not on the virthost) and, for an ssh
+virthost, copied once into the remote's image directory; the state records where the virthost has it."""
 
 from __future__ import annotations
 
@@ -6,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from ffulab.image.build import ensure_image
 from ffulab.image.recipe import ImageRecipe
+from ffulab.provision.labvirt import lab_virthost
 
 if TYPE_CHECKING:
     from ffulab.context import Context
@@ -24,12 +28,17 @@ def lab_recipe(ctx: Context) -> ImageRecipe:
 
 def run(ctx: Context) -> None:
     artifacts = ensure_image(lab_recipe(ctx), progress=ctx.progress)
+    image_dir = artifacts.disk.parent
+    # the virthost's libvirt boots the lab from there: the same directory, or its copy on an ssh virthost
+    there = (
+        lab_virthost(ctx).stage_image(image_dir, ctx.progress) if ctx.state.data.virthost else str(image_dir)
+    )
     ctx.state.update(
         image={
             "digest": artifacts.digest,
-            "disk": str(artifacts.disk),
-            "kernel": str(artifacts.kernel),
-            "initrd": str(artifacts.initrd),
+            "disk": f"{there}/{artifacts.disk.name}",
+            "kernel": f"{there}/{artifacts.kernel.name}",
+            "initrd": f"{there}/{artifacts.initrd.name}",
             "kernel_version": artifacts.kernel_version,
         },
     )

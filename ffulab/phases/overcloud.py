@@ -69,6 +69,9 @@ def run(ctx: Context) -> None:
         "running " + (", ".join(f"{s} {v}" for s, v in record.versions.items()) or "no OpenStack service")
     )
     ctx.state.update(overcloud=record)
+    ctx.state.warn(first.warnings)
+    for warning in first.warnings:
+        ctx.progress(f"warning: {warning}")
     if config.settings.deploy.idempotence:
         second = deploy(ctx, extravars, label="overcloud-idempotence")
         record.idempotence = {"seconds": second.seconds, "changed": second.changed}

@@ -27,8 +27,12 @@ def _layout(ctx: Context, conn, virthost) -> Layout:
     if ctx.state.data.layout:
         return Layout.from_dict(ctx.state.data.layout)
     lab_id = lab_id_for(ctx.resolved.config.lab.name, ctx.workspace)
+    config = ctx.resolved.config
     layout = build_layout(
-        ctx.resolved.config, lab_id, allocate_subnets(existing_subnets(conn) + routed_subnets(virthost))
+        config,
+        lab_id,
+        allocate_subnets(existing_subnets(conn) + routed_subnets(virthost)),
+        ctx.resolved.catalog.external_roles(config),
     )
     ctx.state.update(layout=layout.to_dict())
     return layout
@@ -45,38 +49,38 @@ def _ensure_networks(ctx: Context, conn, layout: Layout) -> None:
                 net.create()
 
 
-def _ensure_overlay(ctx: Context, base: Path, path: Path, size_gib: int) -> None:
-    with ctx.state.creating("file", str(path)):
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            run_command(
-                [
-                    "qemu-img",
-                    "create",
-                    "-q",
-                    "-f",
-                    "qcow2",
-                    "-F",
-                    "qcow2",
-                    "-b",
-                    str(base),
-                    str(path),
-                    f"{size_gib}G",
-                ]
-            )
+OVERLAY = """set -e
+mkdir -p "$(dirname "$2")" "$4"
+test -e "$2" || qemu-img create -q -f qcow2 -F qcow2 -b "$1" "$2" "$3"
+"""
+"""On the virthost: the node's linked clone of the base image (kept if there), its console log's directory."""
 
 
-def _ensure_domains(ctx: Context, conn, layout: Layout) -> None:
+def _ensure_overlay(ctx: Context, virthost, base: str, path: str, size_gib: int, logs: str) -> None:
+    with ctx.state.creating("file", path):
+        run_command(virthost.host_shell(OVERLAY, base, path, f"{size_gib}G", logs), timeout=120)
+
+
+def _ensure_lab_dir(ctx: Context, virthost, layout: Layout) -> str:
+    """Where the lab's disks and console logs live on the virthost: the workspace, or (ssh virthost)
+    a directory of its own there, recorded so that destroy removes it after everything in it."""
+    home = virthost.lab_dir(ctx.workspace, layout.lab_id)
+    if home != str(ctx.workspace):
+        with ctx.state.creating("dir", home):
+            virthost.make_dir(home, 0o711)
+    return home
+
+
+def _ensure_domains(ctx: Context, conn, virthost, layout: Layout, home: str) -> None:
     image = ctx.state.data.image
     if not image:
         raise FfulabError("no guest image recorded in the lab state: run the 'image' phase first (-t image)")
     virt_type = ctx.state.data.virt_type or "qemu"
     pubkey = access.public_key(ctx.workspace)
     for node in layout.nodes:
-        disk = ctx.workspace / "disks" / f"{node.name}.qcow2"
-        _ensure_overlay(ctx, Path(image["disk"]), disk, node.disk)
-        console_log = ctx.workspace / "logs" / "console" / f"{node.name}.log"
-        console_log.parent.mkdir(parents=True, exist_ok=True)
+        disk = Path(home) / "disks" / f"{node.name}.qcow2"
+        console_log = Path(home) / "logs" / "console" / f"{node.name}.log"
+        _ensure_overlay(ctx, virthost, image["disk"], str(disk), node.disk, str(console_log.parent))
         with ctx.state.creating("domain", node.domain, node=node.name):
             domain = lookup(conn, "domain", node.domain)
             if domain is None:
@@ -105,8 +109,9 @@ def run(ctx: Context) -> None:
         with ALLOCATION_LOCK.open("w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)  # two labs provisioning at once get different subnets
             layout = _layout(ctx, conn, virthost)
+            home = _ensure_lab_dir(ctx, virthost, layout)
             _ensure_networks(ctx, conn, layout)
-        _ensure_domains(ctx, conn, layout)
+        _ensure_domains(ctx, conn, virthost, layout, home)
     access.write_ssh_config(ctx.workspace, layout, virthost.proxy_command())
     access.write_inventory(ctx.workspace, layout)
     seconds = access.wait_for_ssh(ctx.workspace, "undercloud", progress=ctx.progress)

@@ -15,12 +15,16 @@ if TYPE_CHECKING:
 
 
 def run(ctx: Context) -> None:
-    items, seconds, log_path = apply(ctx, "create", label="resources-create")
+    applied = apply(ctx, "create", label="resources-create")
+    items, seconds, log_path = applied.items, applied.seconds, applied.log
     record = ctx.state.data.resources
     record.created = [item.key() for item in items if item.ok]
+    record.workloads = applied.workloads
     record.seconds, record.created_at = seconds, lab_release(ctx)
     ctx.state.save()
     if not all(item.ok for item in items):
         raise failure(items, "create", log_path, f"ffulab run -t resources -w {ctx.workspace}")
     changed = sum(item.status != "ok" for item in items)
     ctx.progress(f"{len(items)} resource(s), {changed} created or updated, in {seconds:.0f} s")
+    for name, workload in applied.workloads.items():
+        ctx.progress(f"workload {name}: server {workload.server} on {workload.host}, {workload.address}")

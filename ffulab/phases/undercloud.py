@@ -19,7 +19,14 @@ from typing import TYPE_CHECKING
 from ffulab.artifacts import ensure_release_artifacts, mirror_index
 from ffulab.deploy.ansible import run_playbook
 from ffulab.deploy.extravars import undercloud_extravars
-from ffulab.deploy.mirror import MIRROR_DIR, MIRROR_PORT, mirror_url, serve_files, sync_mirror
+from ffulab.deploy.mirror import (
+    MIRROR_DIR,
+    MIRROR_PORT,
+    mirror_url,
+    serve_files,
+    serve_from_virthost,
+    sync_mirror,
+)
 from ffulab.provision.labvirt import lab_virthost
 from ffulab.provision.layout import Layout
 
@@ -27,8 +34,6 @@ if TYPE_CHECKING:
     from ffulab.context import Context
 
 STATE_KEY = "undercloud"
-HTTP_VIRTHOSTS = ("sandbox", "local")
-"""Virthost kinds whose bridges are on this machine: the undercloud can pull over HTTP from it."""
 
 
 def run(ctx: Context) -> None:
@@ -46,9 +51,12 @@ def run(ctx: Context) -> None:
         entry["file"]: artifact.path for entry, artifact in zip(index["artifacts"], artifacts, strict=True)
     }
     virthost = lab_virthost(ctx)
-    serve = None
-    if virthost.kind in HTTP_VIRTHOSTS:
-        serve = partial(serve_files, virthost.wrap, layout.networks["ctlplane"].gateway)
+    address = layout.networks["ctlplane"].gateway
+    if virthost.lab_reachable_here:  # the bridge is on this machine: serve the cache's files as they are
+        serve = partial(serve_files, virthost.wrap, address)
+    else:  # an ssh virthost: copied into its store once, served there
+        sums = {entry["file"]: entry["sha256"] for entry in index["artifacts"]}
+        serve = partial(serve_from_virthost, virthost, address, sums, progress=ctx.progress)
     mark = time.monotonic()
     sync = sync_mirror(ctx.workspace, index, files, ctx.progress, serve=serve)
     timings["mirror"] = round(time.monotonic() - mark, 1)

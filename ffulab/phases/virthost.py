@@ -22,9 +22,10 @@ def run(ctx: Context) -> None:
             f"this lab lives on virthost {recorded.get('spec')}, not {virthost.spec}: "
             f"use --virthost {recorded.get('spec')}, or 'ffulab destroy -w {ctx.workspace}' first"
         )
-    virthost.register(ctx.workspace)
+    virthost.register(ctx.workspace)  # before prepare: a lab being destroyed meanwhile sees this one
     for line in virthost.prepare(progress=ctx.progress):
         ctx.progress(line)
+    virthost.register(ctx.workspace)  # again, now that it is ready (an ssh virthost may not have answered)
     result, _ = virthost.virt_type()
     ctx.state.update(virthost=virthost.to_record(), virt_type=result.virt_type)
     ctx.progress(f"virthost {virthost.spec} ready, virt type {result.virt_type} ({result.reason})")

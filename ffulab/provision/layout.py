@@ -109,8 +109,14 @@ def allocate_subnets(in_use: list[str], count: int = len(NETWORKS)) -> list[str]
     raise FfulabError(f"no free /24 left in {SUBNET_POOL} for the lab networks (in use: {', '.join(in_use)})")
 
 
-def build_layout(config: LabConfig, lab_id: str, subnets: list[str]) -> Layout:
-    """Name everything and give each node its addresses on the lab networks."""
+def build_layout(
+    config: LabConfig,
+    lab_id: str,
+    subnets: list[str],
+    external_roles: set[str] = frozenset(),  # type: ignore[assignment]
+) -> Layout:
+    """Name everything and give each node its addresses on the lab networks; nodes of
+    ``external_roles`` get a NIC on the external network too (its services need one)."""
     bridge_tag = hashlib.sha256(lab_id.encode()).hexdigest()[:5]
     networks = {
         kind: NetworkLayout(kind, f"{lab_id}-{kind}", f"ffl{bridge_tag}{kind[0]}", cidr)
@@ -136,20 +142,12 @@ def build_layout(config: LabConfig, lab_id: str, subnets: list[str]) -> Layout:
         )
     ]
     for index, (name, group) in enumerate(config.overcloud_nodes()):
+        kinds = ["ctlplane", *(["external"] if group.role in external_roles else [])]
+        nics = {
+            kind: {"mac": _mac(lab_id, name, kind), "ip": ip(kind, FIRST_OVERCLOUD_HOST + index)}
+            for kind in kinds
+        }
         nodes.append(
-            NodeLayout(
-                name,
-                group.role,
-                f"{lab_id}-{name}",
-                group.memory,
-                group.vcpus,
-                group.disk,
-                {
-                    "ctlplane": {
-                        "mac": _mac(lab_id, name, "ctlplane"),
-                        "ip": ip("ctlplane", FIRST_OVERCLOUD_HOST + index),
-                    }
-                },
-            )
+            NodeLayout(name, group.role, f"{lab_id}-{name}", group.memory, group.vcpus, group.disk, nics)
         )
     return Layout(lab_id, networks, nodes)

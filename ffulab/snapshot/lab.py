@@ -249,6 +249,20 @@ def delete(state: State, name: str, progress: Progress = _quiet) -> list[str]:
     return removed
 
 
+def power_off(state: State, progress: Progress = _quiet) -> list[str]:
+    """Stop every running domain of the lab (its snapshots keep their memory: a revert starts them
+    again); return the nodes stopped."""
+    stopped = []
+    with _lab(state) as (_virthost, _layout, found):
+        usable.close_masters(state.workspace, list(found))
+        for node, domain in found.items():
+            if domain is not None and domains.power(domain) != domains.OFF:
+                domain.destroy()
+                stopped.append(node)
+                progress(f"{node} powered off")
+    return stopped
+
+
 def listing(state: State) -> list[dict[str, Any]]:
     """Every snapshot, oldest first, as ``list`` shows it."""
     last = (state.data.last_revert or {}).get("snapshot")

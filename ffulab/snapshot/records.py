@@ -19,13 +19,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ffulab.errors import BadSnapshotName, FfulabError, NoSuchSnapshot
+from ffulab.ffu.positions import DONE
 from ffulab.phases import PHASE_NAMES
 from ffulab.state import FfuRecord, State
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$"
 """Also a qemu internal snapshot tag: kept free of spaces and quotes."""
-DONE_STEP = 10
-"""FFU steps are 1-9; 10 stands for "this release is finished"."""
+DONE_STEP = DONE
+"""FFU steps are 1-9 and the final deploy; DONE stands for "this release is finished"."""
 CREATING, COMPLETE = "creating", "complete"
 
 

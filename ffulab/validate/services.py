@@ -20,7 +20,7 @@ from ffulab.validate.stream import stream
 
 WORKSPACE_ENV = "FFULAB_WORKSPACE"
 RESULT_LINE = re.compile(r"^\[gw\d+\] \[ *\d+%\] (?P<status>[A-Z]+) (?P<test>\S+::\S+)")
-"""pytest -v with xdist: ``[gw0] [ 50%] PASSED tests/services/test_keystone.py::test_x[node]``."""
+"""pytest -v with xdist: ``[gw0] [ 50%] PASSED tests/services/test_<svc>.py::test_x[node]``."""
 NO_TESTS = 5
 
 

@@ -17,10 +17,8 @@ from typing import Any
 from ffulab.catalog import TempestSpec
 from ffulab.deploy.credentials import AdminCredentials
 
-SERVICE_AVAILABLE = ("cinder", "glance", "horizon", "neutron", "nova", "swift")
-"""Tempest's ``[service_available]`` options (all default to true): false unless a lab service names one."""
 HTTP_TIMEOUT = 300
-"""Seconds a request may take: a TCG keystone with one worker queues requests for tens of seconds."""
+"""Seconds a request may take: a TCG service with one worker queues requests for tens of seconds."""
 
 Option = str | int | bool | list[str]
 
@@ -40,11 +38,13 @@ def tempest_settings(
     series: list[str],
     release: str,
     work: Path,
+    service_available: list[str],
 ) -> dict[str, dict[str, Option]]:
     """Every section and option of tempest.conf, services' options last (they win).
 
     ``services`` are the lab's services with their Tempest section; ``series`` every known series in
-    order; ``release`` the series deployed now; ``work`` the directory of the run (log, locks).
+    order; ``release`` the series deployed now; ``work`` the directory of the run (log, locks);
+    ``service_available`` Tempest's keys (release-configs/common.yml: tempest.service_available).
     """
     available = {spec.service_available for spec in services.values() if spec.service_available}
     settings: dict[str, dict[str, Option]] = {
@@ -63,7 +63,7 @@ def tempest_settings(
             "admin_project_name": credentials.project,
             "admin_domain_name": credentials.domain,
         },
-        "service_available": {name: name in available for name in SERVICE_AVAILABLE},
+        "service_available": {name: name in available for name in service_available},
         "service-clients": {"http_timeout": HTTP_TIMEOUT},
     }
     for spec in services.values():

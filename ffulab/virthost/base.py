@@ -8,6 +8,7 @@ only collects those answers, each with the command that fixes it.
 from __future__ import annotations
 
 import os
+import sys
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -38,11 +39,23 @@ class Step:
 
 
 class Virthost(ABC):
-    """The machine whose libvirt runs the lab, and the way to reach the lab's addresses."""
+    """The machine whose libvirt runs the lab, and the way to reach the lab's addresses.
+
+    ffulab runs on the *client*; the virthost may be this machine (local, sandbox) or another one
+    (ssh). Whatever must run where the lab is (vbmcd and vbmc, IPMI, the mirror's HTTP server, the
+    downtime poller, qemu-img on the lab's disks) goes through ``on_host`` / ``wrap``, and every path
+    the virthost's libvirt or daemons read is a path *on the virthost* (``lab_dir``, ``stage_image``).
+    """
 
     kind: ClassVar[str]
     uri: str = "qemu:///system"
+    """libvirt as this client reaches it."""
+    host_uri: ClassVar[str] = "qemu:///system"
+    """libvirt as the virthost itself reaches it (what vbmcd, running there, connects to)."""
     netns: str | None = None
+    lab_reachable_here: ClassVar[bool] = True
+    """Whether this client can reach the lab's addresses itself (directly or in ``netns``); an ssh
+    virthost's bridges are on the other machine, reached only through ``wrap`` and ``proxy_command``."""
 
     @property
     @abstractmethod
@@ -69,6 +82,48 @@ class Virthost(ABC):
     def proxy_command(self) -> str | None:
         """An ssh ProxyCommand that reaches a guest address from this client, or None if direct."""
         return None
+
+    # where the lab's files live on the virthost --------------------------------------------------
+
+    def lab_dir(self, workspace: Path, lab_id: str) -> str:
+        """The directory on the virthost for the lab's disks, console logs and BMC config: the
+        workspace itself when the virthost is this machine."""
+        return str(workspace)
+
+    def stage_image(self, image_dir: Path, progress: Callable[[str], None] | None = None) -> str:
+        """The image directory (from this client's cache) as the virthost sees it; copied there if needed."""
+        return str(image_dir)
+
+    def tool(self, name: str) -> str:
+        """The path on the virthost of one of ffulab's Python tools (``vbmc``, ``vbmcd``)."""
+        path = Path(sys.executable).parent / name
+        if not path.exists():
+            raise VirthostError(f"{name} not found next to {sys.executable}: run 'ffulab virthost prepare'")
+        return str(path)
+
+    def make_dir(self, path: str, mode: int | None = None) -> None:
+        """``mkdir -p`` on the virthost; ``path`` itself gets ``mode`` when one is given."""
+        if mode is None:
+            proc.run(self.on_host(["mkdir", "-p", path]), timeout=60)
+        else:
+            script = 'mkdir -p "$1" && chmod "$2" "$1"'
+            proc.run(self.host_shell(script, path, f"{mode:o}"), timeout=60)
+
+    def put_file(self, path: str, content: str, mode: int = 0o600) -> None:
+        """Write ``content`` to ``path`` on the virthost, atomically, through stdin (never a command line)."""
+        script = (
+            'set -e; umask 077; mkdir -p "$(dirname "$1")"; cat > "$1.ffulab-tmp"; '
+            'chmod "$2" "$1.ffulab-tmp"; mv -f "$1.ffulab-tmp" "$1"'
+        )
+        proc.run(self.host_shell(script, path, f"{mode:o}"), input=content, timeout=60)
+
+    def remove(self, path: str, tree: bool = False) -> None:
+        """Remove a file (``tree``: a directory and all below it) on the virthost; gone already is fine."""
+        proc.run(self.on_host(["rm", "-rf" if tree else "-f", "--", path]), timeout=300)
+
+    def host_shell(self, script: str, *args: str) -> list[str]:
+        """``sh -c SCRIPT`` with ``args`` on the virthost machine."""
+        return self.on_host(["sh", "-c", script, "sh", *args])
 
     def register(self, workspace: Path) -> None:
         """Note that the lab at ``workspace`` uses this virthost (a shared one stays while any lab does)."""
@@ -99,6 +154,14 @@ class Virthost(ABC):
 
     def prepare(self, progress: Callable[[str], None] | None = None) -> list[str]:
         """Install and start what is missing, then decide the virt type; return what changed."""
+        changed = self.start(progress)
+        result, fresh = self.virt_type()
+        if fresh:
+            changed.append(f"virt type: {result.virt_type} ({result.reason})")
+        return changed
+
+    def start(self, progress: Callable[[str], None] | None = None) -> list[str]:
+        """Install and start what is missing (after a reboot: the daemons); return what changed."""
         changed: list[str] = []
         for step in self.steps():
             gap = step.missing()
@@ -107,9 +170,6 @@ class Virthost(ABC):
             if progress:
                 progress(f"{step.name}: {gap}")
             changed += step.apply()
-        result, fresh = self.virt_type()
-        if fresh:
-            changed.append(f"virt type: {result.virt_type} ({result.reason})")
         return changed
 
     def virt_type(self) -> tuple[probe.ProbeResult, bool]:

@@ -37,6 +37,17 @@ def named_netns_inode(name: str) -> int | None:
         return None
 
 
+def sees_same(pid: int, path: str = "/run/libvirt") -> bool:
+    """Whether process ``pid`` sees the same ``path`` as we do (its mount namespace may hide ours: a
+    libvirtd with a private /run/libvirt does not own our sockets). When that cannot be found out (the
+    process is gone, or is not ours to look into), assume it does."""
+    try:
+        theirs, ours = os.stat(f"/proc/{pid}/root{path}"), os.stat(path)
+    except OSError:
+        return True
+    return (theirs.st_dev, theirs.st_ino) == (ours.st_dev, ours.st_ino)
+
+
 def running(pid: int, name: str | None = None) -> bool:
     """Whether ``pid`` is a live (not zombie) process, called ``name`` if given."""
     try:

@@ -37,7 +37,9 @@ class Local(Virthost):
         """A libvirtd in another netns answers qemu:///system too, but its bridges are not reachable here."""
         ours = daemons.netns_inode()
         pids = [
-            str(pid) for pid in daemons.processes("libvirtd") if daemons.netns_inode(pid) not in (None, ours)
+            str(pid)
+            for pid in daemons.processes("libvirtd")
+            if daemons.netns_inode(pid) not in (None, ours) and daemons.sees_same(pid)
         ]
         if not pids:
             return None

@@ -116,11 +116,17 @@ class Sandbox(Virthost):
 
     def _strangers(self) -> str | None:
         """A libvirtd ffulab did not start owns /run/libvirt's sockets: the sandbox cannot share them.
+        One with a /run/libvirt of its own (another mount namespace: a container, a test's remote host)
+        owns nothing of ours.
 
         Checked first, so that prepare refuses before it creates anything.
         """
         recorded = set(self.pidfile.load().values())
-        pids = [str(pid) for pid in daemons.processes("libvirtd") if pid not in recorded]
+        pids = [
+            str(pid)
+            for pid in daemons.processes("libvirtd")
+            if pid not in recorded and daemons.sees_same(pid)
+        ]
         if not pids:
             return None
         return (

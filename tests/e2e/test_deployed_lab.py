@@ -1,4 +1,4 @@
-"""The default job's lab after the job (at N+3): the undercloud's mirror, a token through haproxy
+"""CI's job's lab after the job (at N+3): the undercloud's mirror, a token through haproxy
 from the undercloud, the identity endpoints, keystone's version, the deploy at N that changed
 nothing the second time, validation at N and N+3, and ``ffulab validate`` failing by name with
 keystone stopped (restarted after). Runs on the e2e session's lab: one lab for the whole tier.
@@ -15,8 +15,9 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import CI_JOB
 
-from ffulab.config.resolve import DEFAULT_JOB, resolve
+from ffulab.config.resolve import resolve
 
 pytestmark = pytest.mark.e2e
 
@@ -29,7 +30,7 @@ STOPPED_KEYSTONE_REGEX = (
 @pytest.fixture(scope="module")
 def lab(job):
     if job.returncode != 0:
-        pytest.skip("the default job failed: its lab is not one to check")
+        pytest.skip("the job failed: its lab is not one to check")
     return job.workspace
 
 
@@ -80,7 +81,7 @@ def test_the_catalog_has_the_identity_endpoints_of_haproxy(lab):
 def test_keystone_is_n_plus_3s_version(lab):
     state = state_of(lab)
     release = state["ffu"]["chain"][-1]
-    version = resolve(job=DEFAULT_JOB).config.series[release].services["keystone"]
+    version = resolve(job=CI_JOB).config.series[release].services["keystone"]
     assert state["overcloud"]["versions"]["keystone"] == version
     out = on(
         lab, "overcloud-controller-0", f"/opt/openstack/keystone-{version}/bin/keystone-manage", "--version"

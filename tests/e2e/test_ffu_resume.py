@@ -1,4 +1,4 @@
-"""The iteration loop on the default job's lab: rerun the FFU from a release and step (the lab
+"""The iteration loop on CI's job's lab: rerun the FFU from a release and step (the lab
 reverted to the snapshot before it), kill the run during step 6, and ``ffulab ffu`` continues at
 step 6 and finishes, the resources still verified."""
 
@@ -45,7 +45,7 @@ def _kill_at_step(job: JobRun, release: str, step: int, timeout: float = 1800) -
 
 def test_a_killed_ffu_resumes_at_the_step_it_was_in(job: JobRun):
     if job.returncode != 0:
-        pytest.skip("the default job failed: nothing to rerun")
+        pytest.skip("the job failed: nothing to rerun")
     release = _ffu(job)["chain"][-2]  # the last intermediate release
     killed = _kill_at_step(job, release, STEP)
     assert killed["status"] == "running" and killed["step"] == STEP, "the state names the step that was cut"

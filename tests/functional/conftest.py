@@ -11,6 +11,7 @@ TOOLS = (
     "mmdebstrap", "unshare", "chroot", "tar", "zstd",  # test_artifacts.py
     "mkfs.ext4", "qemu-img", "qemu-system-x86_64", "ssh", "ssh-keygen",  # test_image.py, the labs
     "socat", "ip",  # the sandbox virthost
+    "sshd", "unshare", "setsid",  # test_remote.py: the ssh virthost's remote host
 )  # fmt: skip
 
 

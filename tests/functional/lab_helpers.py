@@ -9,14 +9,18 @@ from pathlib import Path
 
 import pytest
 
+from ffulab.virthost import daemons
 from ffulab.virthost.sandbox import NETNS
 
 
-def ffulab(*args: str, check: bool = True, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+def ffulab(
+    *args: str, check: bool = True, timeout: float = 900, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run the ffulab CLI as a user would; on failure show what it printed."""
     result = subprocess.run(
-        [sys.executable, "-m", "ffulab", *args], capture_output=True, text=True, timeout=timeout, check=False
-    )
+        [sys.executable, "-m", "ffulab", *args],
+        capture_output=True, text=True, timeout=timeout, check=False, env=env,
+    )  # fmt: skip
     if check and result.returncode != 0:
         pytest.fail(f"ffulab {' '.join(args)} exited {result.returncode}\n{result.stdout}\n{result.stderr}")
     return result
@@ -39,3 +43,12 @@ def virsh_names(what: str) -> list[str]:
         ["virsh", "-c", "qemu:///system", *command], capture_output=True, text=True, check=False
     )
     return [line for line in result.stdout.split() if line] if result.returncode == 0 else []
+
+
+def processes_here(name: str) -> list[int]:
+    """Live processes called ``name``, except those in a named netns other than the sandbox's: another
+    test's machine (the ssh virthost's remote host) runs its own qemu and vbmcd there."""
+    others = {
+        daemons.named_netns_inode(entry.name) for entry in Path("/run/netns").glob("*") if entry.name != NETNS
+    }
+    return [pid for pid in daemons.processes(name) if daemons.netns_inode(pid) not in others]

@@ -39,7 +39,7 @@ def request_and_roots():
 def artifact(request_and_roots):
     request, builder, runtime = request_and_roots
     return ensure_artifact(
-        request.name,
+        request.spec,
         request.version,
         request.series,
         request.constraints,
@@ -93,7 +93,7 @@ def test_the_manifest_records_the_build(artifact):
 def test_a_second_call_is_a_cache_hit(artifact, request_and_roots):
     request, builder, runtime = request_and_roots
     again = ensure_artifact(
-        request.name,
+        request.spec,
         request.version,
         request.series,
         request.constraints,

@@ -13,10 +13,10 @@ import time
 from pathlib import Path
 
 import pytest
-from lab_helpers import ffulab, in_sandbox, state_of, virsh_names
+from lab_helpers import ffulab, in_sandbox, processes_here, state_of, virsh_names
 
 from ffulab.bmc.vbmc import daemon_pids
-from ffulab.virthost import daemons
+from ffulab.virthost import Sandbox
 from ffulab.virthost.sandbox import NETNS
 
 pytestmark = pytest.mark.functional
@@ -38,9 +38,7 @@ def lab(tmp_path_factory):
         return
     # the last lab gone, the sandbox it started goes too: no netns, no daemons, nothing listening
     assert NETNS not in subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
-    leftover = {
-        name: daemons.processes(name) for name in ("libvirtd", "virtlogd", "vbmcd", "qemu-system-x86")
-    }
+    leftover = {name: processes_here(name) for name in ("libvirtd", "virtlogd", "vbmcd", "qemu-system-x86")}
     assert not any(leftover.values()), f"processes left: {leftover}"
 
 
@@ -116,7 +114,8 @@ def test_wrong_bmc_password_is_refused(lab):
 
 def test_bmcs_listen_only_on_the_lab_bridge_address(lab):
     bridge = state_of(lab)["bmc"]["address"]
-    pids = [f"pid={pid}," for pid in daemon_pids(lab)]
+    config = lab / "vbmc" / "virtualbmc.conf"
+    pids = [f"pid={pid}," for pid in daemon_pids(Sandbox(), str(config))]
     listeners = [line for line in in_sandbox("ss", "-lnup").splitlines() if any(p in line for p in pids)]
     assert listeners, "no vbmcd listener found"
     for line in listeners:

@@ -7,6 +7,7 @@ from types import SimpleNamespace
 import pytest
 
 from ffulab.commands import ffu
+from ffulab.ffu.positions import DONE, FINAL_STEP
 from ffulab.state import State
 
 CHAIN = ["2024.1", "2024.2", "2025.1", "2025.2"]
@@ -28,19 +29,25 @@ def _newest(monkeypatch, record):
 
 
 def test_a_snapshot_after_a_release_runs_from_the_next_release_step_1(tmp_path, monkeypatch, reverted):
-    _newest(monkeypatch, {"name": "ffu-2024.2", "ffu": {"release": "2024.2", "step": 10}})
+    _newest(monkeypatch, {"name": "ffu-2024.2", "ffu": {"release": "2024.2", "step": DONE}})
     state = State.open(tmp_path, "lab")
-    assert ffu._revert_to_start(state, CHAIN, "2025.1", 6) == ("2025.1", 1)
+    assert ffu._revert_to_start(state, CHAIN, "ffu", "2025.1", 6) == ("2025.1", 1)
     assert reverted == ["ffu-2024.2"]
+
+
+def test_after_the_last_intermediate_release_comes_the_final_deploy(tmp_path, monkeypatch, reverted):
+    _newest(monkeypatch, {"name": "ffu-2025.1", "ffu": {"release": "2025.1", "step": DONE}})
+    state = State.open(tmp_path, "lab")
+    assert ffu._revert_to_start(state, CHAIN, "ffu", "2025.2", FINAL_STEP) == ("2025.2", FINAL_STEP)
 
 
 def test_a_snapshot_exactly_there_runs_from_there(tmp_path, monkeypatch, reverted):
     _newest(monkeypatch, {"name": "ffu-ready", "ffu": {"release": "2024.2", "step": 1}})
-    assert ffu._revert_to_start(State.open(tmp_path, "lab"), CHAIN, "2024.2", 1) == ("2024.2", 1)
+    assert ffu._revert_to_start(State.open(tmp_path, "lab"), CHAIN, "ffu", "2024.2", 1) == ("2024.2", 1)
 
 
 @pytest.mark.parametrize("record", [None, {"name": "overcloud-deployed", "ffu": None}])
 def test_without_an_ffu_snapshot_the_lab_is_not_reverted(tmp_path, monkeypatch, reverted, record):
     _newest(monkeypatch, record)
-    assert ffu._revert_to_start(State.open(tmp_path, "lab"), CHAIN, "2025.1", 6) == ("2025.1", 6)
+    assert ffu._revert_to_start(State.open(tmp_path, "lab"), CHAIN, "ffu", "2025.1", 6) == ("2025.1", 6)
     assert reverted == []

@@ -193,3 +193,17 @@ def test_the_message_is_printed_once_by_the_installed_command():
     assert result.returncode == 2
     assert result.stderr.count("unknown key 'memroy'") == 1, result.stderr
     assert result.stderr.startswith("error: -e nodes.overcloud.0.memroy=4096:"), result.stderr
+
+
+def test_the_seeds_release_config_is_retired_naming_the_one_with_its_shape(capsys):
+    message = plan_error(capsys, "-R", "master-undercloud-newton-overcloud")
+    assert "-R/--release: 'master-undercloud-newton-overcloud' is retired" in message
+    assert "cannot be installed on today's Python" in message
+    assert "-R master-undercloud-2024.1-overcloud" in message
+
+
+def test_an_update_from_ns_own_version_is_refused(capsys):
+    message = plan_error(
+        capsys, "-j", "ffu-keystone-only-update", "-e", "release.update_from.keystone=27.1.0"
+    )
+    assert "release.update_from.keystone: 27.1.0 is already 2025.1's version of keystone" in message

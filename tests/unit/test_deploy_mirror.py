@@ -151,3 +151,43 @@ def test_apply_script_checks_sums_before_moving_and_writes_the_index_last(artifa
     first_move = next(i for i, line in enumerate(lines) if line.startswith("mv -f 2024.1"))
     index_move = next(i for i, line in enumerate(lines) if line.startswith("mv -f index.json"))
     assert check < first_move < index_move
+
+
+@pytest.fixture
+def ssh_virthost(tmp_path: Path, monkeypatch):
+    """An ssh virthost whose commands run here, its directory a temp dir; the server's staging
+    directories land in a temp dir of their own (TMPDIR)."""
+    from ffulab.virthost import remote as remote_module
+
+    monkeypatch.setattr(remote_module, "REMOTE_ROOT", str(tmp_path / "remote"))
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "remote-tmp"))
+    (tmp_path / "remote-tmp").mkdir()
+
+    class HereRemote(remote_module.Remote):
+        def on_host(self, argv):
+            return list(argv)
+
+    return HereRemote("lab1"), tmp_path / "remote"
+
+
+def test_on_an_ssh_virthost_the_files_are_copied_once_and_served_there(artifacts, undercloud, ssh_virthost):
+    if not shutil.which("curl"):
+        pytest.skip("needs curl")
+    index, files = artifacts
+    virthost, root = ssh_virthost
+    sums = {item["file"]: item["sha256"] for item in index["artifacts"]}
+    lines: list[str] = []
+    serve = partial(mirror.serve_from_virthost, virthost, "127.0.0.1", sums, progress=lines.append)
+    result = sync(index, files, undercloud, serve=serve, progress=lines.append)
+    assert result.method == "http" and len(result.sent) == 3
+    for item in index["artifacts"]:
+        assert (undercloud / item["file"]).read_bytes() == files[item["file"]].read_bytes()
+    assert sorted(p.name for p in (root / "artifacts").iterdir()) == sorted(sums.values())
+    assert any("copying 3 file(s)" in line for line in lines), lines
+    lines.clear()
+    with mirror.serve_from_virthost(virthost, "127.0.0.1", sums, files, lines.append) as url:
+        port = int(url.rsplit(":", 1)[1])
+    assert lines == [], "files already in the virthost's store are copied again"
+    with contextlib.closing(__import__("socket").socket()) as sock:
+        assert sock.connect_ex(("127.0.0.1", port)) != 0, "the server outlived its use"
+    assert list((root.parent / "remote-tmp").iterdir()) == [], "its staging directory is left"

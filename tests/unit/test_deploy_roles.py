@@ -8,12 +8,15 @@ ffulab.yml descriptions against what the roles do.
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import hmac
 import json
 import re
 import shlex
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -111,6 +114,12 @@ def lab_variables(tmp_path_factory):
     return build_lab_variables(tmp_path_factory.mktemp("ws"))
 
 
+@pytest.fixture(scope="module")
+def glance_lab_variables(tmp_path_factory):
+    """The glance-only lab's variables (the default job's lab has no glance)."""
+    return build_lab_variables(tmp_path_factory.mktemp("ws"), job="ffu-glance")
+
+
 def build_lab_variables(workspace: Path, job: str | None = None) -> dict:
     """Each host's variables as Ansible gives them to the roles, for ``job``'s lab (default job: None)."""
     resolved = resolve(job)
@@ -136,7 +145,7 @@ def build_lab_variables(workspace: Path, job: str | None = None) -> dict:
             **overcloud, **undercloud_extravars(config, layout, index), **common,
             "inventory_hostname": "undercloud", "ctlplane_ip": hostvars["undercloud"]["ctlplane_ip"],
             "resources_passwords": {
-                service: f"ResourcesSeed{service}0123456789ab" for service in ("keystone",)
+                service: f"ResourcesSeed{service}0123456789ab" for service in ("keystone", "glance")
             },
             "keystone_resources_action": "create",
         },
@@ -255,6 +264,118 @@ def test_the_secret_check_sees_what_it_should():
     assert secret_on_a_command_line(safe, secrets) == []
 
 
+GLANCE_ACTIONS = ("deploy", "stop", "mirror", "install", "configure", "db_sync", "check")
+"""glance.sh.j2's actions: deploy, and the FFU steps' parts (roles/glance/defaults: glance_ffu_actions)."""
+
+
+def glance_script(variables: dict, action: str, release: str) -> str:
+    host = {**variables["overcloud-controller-0"], "ffulab_action": action, "release": release}
+    return render("glance", "glance.sh.j2", with_defaults("glance", host))
+
+
+def commands_of(text: str) -> str:
+    """The role's own command lines: the embedded ffulab-lib.sh and comments left out."""
+    lib = (ROLES / "common" / "files" / "ffulab-lib.sh").read_text().rstrip("\n")
+    own = text.split(lib, 1)[-1]
+    return "\n".join(line for line in own.splitlines() if not line.lstrip().startswith("#"))
+
+
+def valid_bash(text: str) -> None:
+    check = subprocess.run(["bash", "-n"], input=text, capture_output=True, text=True, check=False)
+    assert check.returncode == 0 and not check.stderr, check.stderr
+    assert text.rstrip().endswith("ffulab_done"), "the last line must be ffulab_done"
+    lines = text.splitlines()
+    opened = sum("<<'FFULAB_EOF'" in line or "<<FFULAB_EOF" in line for line in lines)
+    assert lines.count("FFULAB_EOF") == opened, "a here-document is not closed on its own line"
+
+
+def glance_secrets(variables: dict) -> list[str]:
+    host = variables["overcloud-controller-0"]
+    return [host["identity"]["admin_password"], *host["secrets"]["glance"].values(), "ResourcesSeed"]
+
+
+@pytest.mark.parametrize("release", ["2024.1", "2025.2"])
+@pytest.mark.parametrize("action", GLANCE_ACTIONS)
+def test_glance_scripts_are_valid_bash_and_keep_secrets_off_command_lines(
+    glance_lab_variables, action, release
+):
+    text = glance_script(glance_lab_variables, action, release)
+    valid_bash(text)
+    assert not secret_on_a_command_line(text, glance_secrets(glance_lab_variables))
+    version = glance_lab_variables["overcloud-controller-0"]["versions"] if release == "2024.1" else None
+    assert f"/opt/openstack/glance-{version['glance'] if version else '31.1.0'}" in text
+
+
+@pytest.mark.parametrize("action", GLANCE_ACTIONS[1:])
+def test_glance_ffu_parts_do_only_their_part(glance_lab_variables, action):
+    commands = commands_of(glance_script(glance_lab_variables, action, "2024.2"))
+    assert "/opt/openstack/glance-29.2.1" in commands
+    assert ("ffulab_units_stopped glance-api.service" in commands) == (action == "stop")
+    assert ("curl --fail --silent --show-error --head" in commands) == (action == "mirror")
+    assert ("ffulab_venv " in commands) == (action == "install")
+    assert ("/etc/glance/glance-api-paste.ini" in commands) == (action == "configure")
+    assert ("manage db sync" in commands) == (action == "db_sync")
+    assert ("glance-status" in commands and "ffulab_schema_at_head" in commands) == (action == "check")
+    assert "ffulab_unit_active" not in commands and "ffulab_identity_register" not in commands, (
+        "the FFU never starts glance nor registers it: the final deploy does"
+    )
+    assert "load_metadefs" not in commands, "metadefs are loaded once, at the first deploy"
+
+
+def test_glance_deploy_writes_its_config_and_serves_through_haproxy(glance_lab_variables):
+    host = glance_lab_variables["overcloud-controller-0"]
+    text = glance_script(glance_lab_variables, "deploy", "2024.1")
+    conf = text[text.index('"$conf" 640 root:glance <<') :].split("\nFFULAB_EOF\n")[0]
+    for line in ("enabled_backends = fs:file", "default_backend = fs", "flavor = keystone",
+                 f"memcached_servers = {host['providers']['cache']['host']}:11211", "username = glance",
+                 "filesystem_store_datadir = /var/lib/glance/images/",
+                 "filesystem_store_datadir = /var/lib/glance/staging/",
+                 f"password = {host['secrets']['glance']['service_password']}",
+                 f"@{host['providers']['database']['host']}/glance?charset=utf8"):  # fmt: skip
+        assert line in conf, f"glance-api.conf lacks {line!r}"
+    commands = commands_of(text)
+    for step in ("ffulab_venv ", "manage db sync",
+                 "manage db load_metadefs --path \"$venv/etc/glance/metadefs\"",
+                 "ffulab_wsgi_unit glance-api glance \"$venv\" glance_wsgi 9292 ",
+                 "ffulab_unit_active glance-api.service", "ffulab_identity_register glance image ",
+                 f"ffulab_answers {host['apis']['glance']['url']} "):  # fmt: skip
+        assert step in commands, f"the deploy lacks {step!r}"
+    assert commands.index("manage db sync") < commands.index("ffulab_unit_active glance-api.service"), (
+        "the schema is synced before the unit starts"
+    )
+
+
+def test_glance_resources_script_is_valid_and_its_program_compiles(glance_lab_variables):
+    host = {
+        **glance_lab_variables["undercloud"], "ffulab_script": "glance", "ffulab_action": "verify",
+    }  # fmt: skip
+    variables = with_defaults("glance", host)
+    variables["ffulab_resources_spec"] = variables["glance_resources_spec"]
+    text = render("glance", "../common/templates/resources.sh.j2", variables)
+    valid_bash(text)
+    assert not secret_on_a_command_line(text, glance_secrets(glance_lab_variables))
+    spec, program = text.split("<<'FFULAB_EOF'\n")[1:3]
+    spec = json.loads(spec.split("\nFFULAB_EOF\n")[0])
+    assert spec["image_url"] == host["apis"]["glance"]["url"] and spec["seed"].startswith("ResourcesSeed")
+    assert {image["visibility"] for image in spec["resources"]["images"]} == {
+        "public", "private", "shared", "community"
+    }  # fmt: skip
+    compile(program.split("\nFFULAB_EOF\n")[0], "glance resources", "exec")
+
+
+def test_glance_image_data_is_deterministic_and_no_disk_format():
+    namespace: dict = {"hmac": hmac, "hashlib": hashlib, "__name__": "glance_resources"}
+    exec(compile((ROLES / "glance" / "files" / "glance_resources.py").read_text(), "g", "exec"), namespace)
+    image_bytes = namespace["image_bytes"]
+    data = image_bytes("seed", "ffulab-image-public", 320)
+    assert len(data) == 320 * 1024 and data == image_bytes("seed", "ffulab-image-public", 320)
+    assert data != image_bytes("seed", "ffulab-image-private", 320)
+    assert data != image_bytes("other-lab", "ffulab-image-public", 320)
+    assert data.startswith(b"ffulab resources image ffulab-image-public\n") and data[510:512] == b"\0\0", (
+        "a text header, no MBR boot signature"
+    )
+
+
 ANSIBLE_PLAYBOOK = Path(sys.executable).parent / "ansible-playbook"
 
 
@@ -289,6 +410,7 @@ def test_every_role_is_free_of_python_modules_on_the_guests():
                     "ansible.builtin.raw",
                     "ansible.builtin.script",
                     "ansible.builtin.include_tasks",
+                    "ansible.builtin.set_fact",  # an action of the controller: nothing runs in the guest
                 ):
                     where = f"{tasks.relative_to(ROLES)}: {task['name']}"
                     assert task.get("delegate_to") == "localhost", f"{where} runs {module} in the guest"
@@ -319,3 +441,39 @@ def test_lib_helpers_put_and_report_changes(tmp_path):
     assert f"ffulab-changed: {target}\nflag=1\nflag=0\n" in out
     assert "ffulab-step: a step 0." in out and out.endswith("ffulab-done\n")
     assert target.read_text() == "hello\n" and oct(target.stat().st_mode & 0o777) == "0o640"
+
+
+def _parts_runner(tmp_path: Path, parts: dict[str, str]) -> subprocess.CompletedProcess:
+    """roles/common/templates/parts.sh.j2 rendered for ``parts`` (service -> script) and run by bash."""
+    rendered = []
+    for service, script in parts.items():
+        path = tmp_path / f"{service}.sh"
+        path.write_text(script)
+        rendered.append({"service": service, "action": "db_sync", "path": str(path)})
+    text = render("common", "parts.sh.j2", {"common_parts": rendered})
+    text = text.replace("/run/ffulab-parts.", f"{tmp_path}/parts.")
+    return subprocess.run(["bash", "-c", text], capture_output=True, text=True, check=False, timeout=60)
+
+
+def test_a_steps_parts_run_side_by_side_each_output_after_its_service(tmp_path):
+    parts = {
+        "slow": "sleep 2; echo 'ffulab-check: upgrade-check ok slow'; echo ffulab-done",
+        "fast": "echo 'ffulab-check: upgrade-check warning fast'; echo ffulab-done",
+    }
+    started = time.monotonic()
+    result = _parts_runner(tmp_path, parts)
+    assert time.monotonic() - started < 3.5, "the parts ran one after the other"
+    assert result.returncode == 0 and result.stdout.endswith("ffulab-done\n"), result.stderr
+    lines = result.stdout.splitlines()
+    assert [line.split()[1] for line in lines if line.startswith("ffulab-step:")] == ["slow", "fast"]
+    assert lines.index("ffulab-part: slow db_sync") < lines.index("ffulab-check: upgrade-check ok slow")
+    assert lines.index("ffulab-part: fast db_sync") < lines.index("ffulab-check: upgrade-check warning fast")
+
+
+def test_a_failed_part_fails_the_step_naming_it_its_output_last(tmp_path):
+    parts = {"good": "echo fine; echo ffulab-done", "bad": "echo 'db sync: boom' >&2; exit 3", "ok": "true"}
+    result = _parts_runner(tmp_path, parts)
+    assert result.returncode == 1 and not result.stdout.endswith("ffulab-done\n")
+    assert result.stdout.splitlines()[-3:-1] == ["ffulab-part: bad db_sync", "db sync: boom"]
+    assert result.stdout.splitlines()[-1].startswith("ffulab-step: bad db_sync 0.")
+    assert "failed: bad db_sync;" in result.stderr

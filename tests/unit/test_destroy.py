@@ -66,6 +66,13 @@ class DriverDomain:
 class FakeVirthost:
     uri = "test:///default"
 
+    def __init__(self, calls: list[str] | None = None):
+        self.calls = calls if calls is not None else []
+
+    def start(self, progress=None):
+        self.calls.append("start")
+        return ["started libvirtd (pid 1) in netns test"]
+
     def teardown_if_unused(self, conn_uri=None, leaving=None):
         return []
 
@@ -84,11 +91,13 @@ def lab(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
         for name in names[kind]:
             with state.creating(kind, name):
                 pass
-    monkeypatch.setattr(destroy_module, "lab_virthost", lambda _state: FakeVirthost())
-    failing: dict[str, object] = {"names": set(), "code": libvirt.VIR_ERR_INTERNAL_ERROR}
+    calls: list[str] = []
+    monkeypatch.setattr(destroy_module, "lab_virthost", lambda _state: FakeVirthost(calls))
+    failing: dict[str, object] = {"names": set(), "code": libvirt.VIR_ERR_INTERNAL_ERROR, "calls": calls}
 
     @contextmanager
     def open_lab_libvirt(uri, readonly=False):
+        calls.append("open")
         yield FailingLookups(conn, failing["names"], failing["code"])
 
     monkeypatch.setattr(destroy_module, "libvirt_open", open_lab_libvirt)
@@ -104,6 +113,15 @@ def test_an_object_libvirt_does_not_know_is_gone_and_forgotten(lab):
     )
     assert names["domain"][1] not in conn.listDefinedDomains(), "the existing domain is undefined"
     assert not (workspace / "state.json").exists(), "every record forgotten: the state goes"
+
+
+def test_the_virthost_is_started_before_libvirt_is_asked(lab):
+    """After a reboot the sandbox's libvirtd is gone but its domains stay defined: destroy starts it."""
+    workspace, _conn, _names, failing = lab
+    lines: list[str] = []
+    destroy_module.destroy(workspace, progress=lines.append)
+    assert failing["calls"][:2] == ["start", "open"]
+    assert "started libvirtd (pid 1) in netns test" in lines
 
 
 @pytest.mark.parametrize(
@@ -141,3 +159,44 @@ def test_the_command_exits_1_naming_the_resource(lab, capsys):
     err = capsys.readouterr().err
     assert f"domain {names['domain'][1]}" in err
     assert "Traceback" not in err
+
+
+def test_a_remote_lab_directory_and_its_disks_go_through_the_virthost(tmp_path, monkeypatch):
+    """An ssh virthost's lab keeps its disks and its directory on the remote: removed there, newest
+    first; a record pointing outside ffulab's directory there is refused and stays."""
+    from ffulab.virthost import remote as remote_module
+
+    root = tmp_path / "remote"
+    monkeypatch.setattr(remote_module, "REMOTE_ROOT", str(root))
+
+    class HereRemote(remote_module.Remote):
+        def on_host(self, argv):
+            return list(argv)
+
+        def teardown_if_unused(self, conn_uri=None, leaving=None):
+            return []
+
+    lab_dir = root / "labs" / "lab-1"
+    (lab_dir / "disks").mkdir(parents=True)
+    (lab_dir / "disks" / "undercloud.qcow2").write_text("disk")
+    (lab_dir / "logs").mkdir()
+    outside = tmp_path / "not-ffulab.qcow2"
+    outside.write_text("someone's")
+    workspace = tmp_path / "ws"
+    state = State.open(workspace, "lab")
+    state.update(virthost={"kind": "ssh", "spec": "ssh://lab1"})
+    for kind, name in (("file", outside), ("dir", lab_dir), ("file", lab_dir / "disks" / "undercloud.qcow2")):
+        with state.creating(kind, str(name)):
+            pass
+    monkeypatch.setattr(destroy_module, "lab_virthost", lambda _state: HereRemote("lab1"))
+
+    @contextmanager
+    def no_libvirt(uri, readonly=False):
+        yield None
+
+    monkeypatch.setattr(destroy_module, "libvirt_open", no_libvirt)
+    with pytest.raises(FfulabError, match=f"file {outside}.*refusing"):
+        destroy_module.destroy(workspace, progress=lambda _line: None)
+    assert not lab_dir.exists(), "the lab's directory and its disk were removed"
+    assert outside.exists()
+    assert [r.name for r in State.load(workspace).resources()] == [str(outside)]

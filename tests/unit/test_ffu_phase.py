@@ -140,3 +140,27 @@ def test_the_job_setting_drills_then_upgrades_in_one_phase(ctx: Context, monkeyp
     assert labels.index("rollback-to-2024.1") < labels.index("ffu-2025.2-final")
     assert labels.count("ffu-2024.2-step4") == 2
     assert ctx.state.data.ffu.status == "done"
+
+
+def test_an_intermediate_releases_snapshot_goes_once_the_next_one_is_taken(ctx: Context, monkeypatch):
+    taken, dropped = [], []
+
+    def auto_snapshot(ctx, name, **kw):
+        taken.append(name)
+        ctx.state.data.snapshots.append({"name": name, "auto": True, "status": "complete"})
+        return {"name": name}
+
+    monkeypatch.setattr("ffulab.snapshot.auto_snapshot", auto_snapshot)
+    monkeypatch.setattr("ffulab.snapshot.delete", lambda state, name, progress: dropped.append(name))
+    monkeypatch.setattr(phase, "run_playbook", lambda ws, pb, ev, progress, limit, label: None)
+    phase.run(ctx)
+    assert [name for name in taken if name != "ffu-step"] == [
+        "ffu-ready",
+        "ffu-2024.2",
+        "ffu-2025.1",
+        "ffu-2025.2",
+    ]
+    assert taken.count("ffu-step") == 15, (
+        "the rolling snapshot before each step that does work (a run, not a job)"
+    )
+    assert dropped == ["ffu-2024.2", "ffu-2025.1"], "ffu-ready and the newest stay"

@@ -11,10 +11,15 @@ from ffulab.interrupts import held
 
 
 @pytest.fixture(autouse=True)
-def _sigterm_like_the_cli():
-    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+def _handlers_like_the_cli():
+    """The CLI's handlers, whatever the test runner inherited (a background job ignores SIGINT)."""
+    previous = {
+        signum: signal.signal(signum, signal.default_int_handler)
+        for signum in (signal.SIGINT, signal.SIGTERM)
+    }
     yield
-    signal.signal(signal.SIGTERM, previous)
+    for signum, handler in previous.items():
+        signal.signal(signum, handler)
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])

@@ -159,3 +159,46 @@ def test_the_command_line_puts_artifacts_where_asked(lab, tmp_path):
     assert args.func(args) == 0
     assert json.loads((tmp_path / "out" / "summary.json").read_text())["result"] == "pass"
     assert lab.destroyed == []
+
+
+@pytest.fixture
+def kept(lab, monkeypatch):
+    """--reuse with the deployed snapshot faked: the overcloud phase records it, revert and power off
+    are recorded."""
+    from ffulab.snapshot import lab as snapshot_lab
+
+    events: list[str] = []
+
+    def deployed(ctx):
+        ctx.state.data.snapshots.append({"name": "overcloud-deployed", "status": "complete"})
+        ctx.state.save()
+
+    lab.behaviour["overcloud"] = deployed
+    monkeypatch.setattr(snapshot_lab, "power_off", lambda state, progress: events.append("power off") or [])
+
+    def revert(state, name, progress):
+        events.append(f"revert {name}")
+        return types.SimpleNamespace(seconds={"usable": 4.0})
+
+    monkeypatch.setattr("ffulab.snapshot.revert", revert)
+    lab.events = events
+    return lab
+
+
+def test_reuse_keeps_the_deployed_lab_and_the_next_run_starts_from_it(kept):
+    assert _run(kept, reuse=True) == 0
+    assert kept.events == ["power off"] and kept.destroyed == []
+    key = State.load(kept.ws).data.reuse["key"]
+    kept.ran.clear()
+    assert _run(kept, reuse=True) == 0
+    assert kept.events == ["power off", "revert overcloud-deployed", "power off"]
+    assert kept.ran == ["config", "virthost", *PHASE_NAMES[PHASE_NAMES.index("resources") :]]
+    assert State.load(kept.ws).data.reuse["key"] == key
+
+
+def test_a_kept_lab_made_from_another_config_is_destroyed_and_the_job_starts_fresh(kept):
+    assert _run(kept, reuse=True) == 0
+    kept.ran.clear()
+    assert run_job(JobRun(job="ffu-keystone-only", workspace=kept.ws, reuse=True,
+                          extra_vars=[*NO_SNAPSHOTS, "settings.timezone=Europe/Paris"])) == 0  # fmt: skip
+    assert kept.destroyed == [str(kept.ws)] and kept.ran == list(PHASE_NAMES)

@@ -66,6 +66,34 @@ def test_undercloud_on_both_networks_overcloud_on_ctlplane_only(layout: Layout):
     assert all(ipaddress.ip_address(a) in ctlplane for a in addresses)
 
 
+def test_the_nodes_of_a_role_whose_service_needs_the_external_network_get_a_nic_there(tmp_path: Path):
+    """The NIC comes after ctlplane (the guest's first NIC stays ctlplane), its MAC is the node's own."""
+    config = resolve(nodes="1ctlr_1comp").config
+    layout = build_layout(config, lab_id_for("x", tmp_path), allocate_subnets([]), {"Compute"})
+    compute = next(node for node in layout.nodes if node.role == "Compute")
+    controller = next(node for node in layout.nodes if node.role == "Controller")
+    assert list(compute.nics) == ["ctlplane", "external"] and list(controller.nics) == ["ctlplane"]
+    external = ipaddress.ip_network(layout.networks["external"].cidr)
+    assert ipaddress.ip_address(compute.nics["external"]["ip"]) in external
+    assert compute.nics["external"]["mac"] != compute.nics["ctlplane"]["mac"]
+    sources = [e.get("network") for e in ET.fromstring(_domain(compute, layout, tmp_path)).iter("source")]
+    networks = layout.networks
+    assert sources[-2:] == [networks["ctlplane"].libvirt_name, networks["external"].libvirt_name]
+
+
+def _domain(node, layout: Layout, tmp_path: Path) -> str:
+    return domain_xml(
+        node,
+        layout.networks,
+        virt_type="qemu",
+        disk=tmp_path / "d.qcow2",
+        kernel=tmp_path / "k",
+        initrd=tmp_path / "i",
+        cmdline="console=ttyS0",
+        console_log=tmp_path / "c.log",
+    )
+
+
 def test_network_xml_is_isolated_with_fixed_leases(layout: Layout):
     root = ET.fromstring(network_xml(layout.networks["ctlplane"], layout.nodes))
     assert root.find("forward") is None, "lab networks must not forward (no NAT, no routing)"

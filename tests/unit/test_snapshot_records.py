@@ -92,7 +92,7 @@ def test_newest_snapshot_at_or_before_follows_the_ffu_chain(state: State):
     assert pick("2025.1", 1) == "ffu-2024.2"
     assert pick("2025.1", 4) == "mid-2025.1"
     assert pick("2025.1", 9) == "mid-2025.1"
-    assert pick("2025.2", 1) == "mid-2025.1"
+    assert pick("2025.2", 10) == "mid-2025.1"
 
 
 def test_of_two_snapshots_at_the_same_position_the_newer_wins(state: State):

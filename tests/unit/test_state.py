@@ -40,3 +40,23 @@ def test_a_workspace_that_is_a_file_is_refused(tmp_path: Path) -> None:
     path.write_text("x")
     with pytest.raises(StateError, match="not a directory"):
         State.open(path, "lab")
+
+
+def test_a_warning_is_kept_once_however_often_the_roles_print_it(tmp_path):
+    from ffulab.deploy.ansible import PlaybookResult
+
+    result = PlaybookResult("overcloud.yml", "successful", 1.0, tmp_path / "log")
+    result.outputs = [
+        {
+            "host": "compute-0",
+            "role": "nova",
+            "task": "t",
+            "stdout": "x\nffulab-warning: virt_type qemu: no KVM\r\n",
+        },
+        {"host": "ctl-0", "role": "nova", "task": "t", "stdout": "nothing to say"},
+    ]
+    assert result.warnings == ["compute-0: virt_type qemu: no KVM"]
+    state = State.open(tmp_path / "ws", "lab")
+    state.warn(result.warnings)
+    state.warn([*result.warnings, "ctl-0: other"])
+    assert State.load(tmp_path / "ws").data.warnings == ["compute-0: virt_type qemu: no KVM", "ctl-0: other"]

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from ffulab.config.resolve import resolve
 from ffulab.deploy.resources import Item
+from ffulab.errors import FfulabError
 from ffulab.state import OvercloudRecord, State
 from ffulab.validate import ValidationFailed, validate
 from ffulab.validate import validation as module
@@ -243,3 +245,13 @@ def test_a_failure_with_a_narrower_regex_names_the_failure_and_the_tests_not_run
     assert f"regression (passed at the baseline): {TOKENS}.test_create_token" in message
     assert f"regression (passed at the baseline): {TOKENS}.test_validate_token" not in message
     assert "1 test(s) of the baseline not run" in message
+
+
+def test_tempest_is_refused_on_an_ssh_virthost_before_anything_runs(tmp_path):
+    """Tempest runs on the client: it cannot reach a lab whose networks are on another machine, and must
+    not try from this machine's namespace."""
+    state = State.open(tmp_path / "ws", "lab")
+    state.update(virthost={"kind": "ssh", "spec": "ssh://lab1", "uri": "qemu+ssh://lab1/system"})
+    resolved = SimpleNamespace(config=SimpleNamespace(tempest=object()))
+    with pytest.raises(FfulabError, match="Tempest cannot reach the lab on virthost ssh://lab1"):
+        module._tempest(state, resolved, ".*", tmp_path / "out", print)

@@ -13,10 +13,11 @@ from ffulab.catalog import TempestSpec as ServiceTempest
 from ffulab.config.resolve import resolve
 from ffulab.deploy.credentials import AdminCredentials
 from ffulab.errors import ConfigError
-from ffulab.validate.tempest_conf import SERVICE_AVAILABLE, options_at, render, tempest_settings
+from ffulab.validate.tempest_conf import options_at, render, tempest_settings
 
 URL = "http://192.0.2.10:5000/v3"
 SERIES = list(resolve().config.series)
+SERVICE_AVAILABLE = resolve().config.tempest.service_available
 
 
 def credentials() -> AdminCredentials:
@@ -25,7 +26,8 @@ def credentials() -> AdminCredentials:
 
 def conf(services: dict[str, ServiceTempest], release: str, tmp_path: Path) -> configparser.ConfigParser:
     parser = configparser.ConfigParser(interpolation=None)
-    parser.read_string(render(tempest_settings(credentials(), services, SERIES, release, tmp_path)))
+    settings = tempest_settings(credentials(), services, SERIES, release, tmp_path, SERVICE_AVAILABLE)
+    parser.read_string(render(settings))
     return parser
 
 

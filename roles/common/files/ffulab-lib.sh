@@ -5,10 +5,11 @@
 set -euo pipefail
 umask 022
 
-# One role script at a time on a node: a run killed on the virthost leaves its script running here
-# (SSH does not stop it); the rerun's script waits for that one instead of racing it (an unpack, a
-# db_sync). Services are started by systemd, so nothing long-lived inherits the lock.
-exec {FFULAB_LOCK_FD}>/run/lock/ffulab-role-script.lock
+# One role script at a time on a node (one per service when an FFU step runs the services' parts side by
+# side: FFULAB_LOCK names the part): a run killed on the virthost leaves its script running here (SSH
+# does not stop it); the rerun's script waits for that one instead of racing it (an unpack, a db_sync).
+# Services are started by systemd, so nothing long-lived inherits the lock.
+exec {FFULAB_LOCK_FD}>"/run/lock/ffulab-${FFULAB_LOCK:-role-script}.lock"
 if ! flock -w 1800 "$FFULAB_LOCK_FD"; then
     echo "ffulab: another ffulab role script has been running here for 30 min: see ps -ef" >&2
     exit 1
@@ -232,9 +233,17 @@ ffulab_identity_token() {
     body=$(jq -cn '{auth: {identity: {methods: ["password"], password: {user:
         {name: "admin", domain: {name: "Default"}, password: $ENV.FFULAB_ADMIN_PASSWORD}}}, scope: {project: {name: "admin",
         domain: {name: "Default"}}}}}')
-    headers=$(printf '%s' "$body" | curl --fail --silent --show-error --retry 30 --retry-delay 2 --retry-all-errors \
-        --max-time 120 -D - -o /dev/null -H 'Content-Type: application/json' --data @- \
-        "$FFULAB_IDENTITY_URL/auth/tokens")
+    # the identity API may still be starting (a node deploys its services side by side): wait for it
+    local deadline=$(( $(date +%s) + ${FFULAB_IDENTITY_WAIT:-1200} ))
+    while :; do
+        headers=$(printf '%s' "$body" | curl --fail --silent --show-error --max-time 120 -D - -o /dev/null \
+            -H 'Content-Type: application/json' --data @- "$FFULAB_IDENTITY_URL/auth/tokens" 2>/dev/null) && break
+        if [ "$(date +%s)" -ge "$deadline" ]; then
+            echo "ffulab: no token from $FFULAB_IDENTITY_URL within ${FFULAB_IDENTITY_WAIT:-1200} s" >&2
+            return 1
+        fi
+        sleep 5
+    done
     FFULAB_TOKEN=$(printf '%s\n' "$headers" | sed -n 's/^[Xx]-[Ss]ubject-[Tt]oken: *//p' | tr -d '\r')
     [ -n "$FFULAB_TOKEN" ] || return 1
     # the token goes to curl in a header file (-H @FILE), never on its command line
