@@ -1,14 +1,16 @@
 """Benchmark a job as CI runs it: ``ffulab job run`` wall time, cold and warm, by phase, by FFU step and
 by service within each step, each API's downtime.
 
-    python bench/job.py [--job JOB] [--skip-cold] [--warm N] [--out bench/results/<job>.json]
+    python bench/job.py [--job JOB] [--skip-cold] [--warm N] [--reuse N] [--out bench/results/<job>.json]
 
 Cold: every cache empty (``XDG_CACHE_HOME`` points at a new directory: guest image, service
 artifacts, build roots, Tempest's venv and uv's cache are all made again, as on a fresh machine).
 Warm: the same job again with the caches the cold run filled (``--skip-cold``: the user's own
 caches). Each run is a fresh lab, destroyed by the job at its end. Per run: the job's wall time
 and exit code, every phase's seconds (report included, from the job's log), the FFU steps' seconds
-and the control-plane downtime (from summary.json). Needs root, the Debian mirror and PyPI (cold).
+and the control-plane downtime (from summary.json). ``--reuse N``: the job with ``--reuse`` in one
+workspace N + 1 times, the first deploying the lab it keeps, the others starting from its
+``overcloud-deployed`` snapshot (destroyed at the end). Needs root, the Debian mirror and PyPI (cold).
 """
 
 from __future__ import annotations
@@ -43,15 +45,15 @@ def by_service(steps: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
     return found
 
 
-def job_run(job: str, root: Path, env: dict[str, str]) -> dict[str, Any]:
-    """One ``ffulab job run`` of ``job`` in a fresh workspace under ``root``."""
-    workspace = root / f"ws-{time.strftime('%H%M%S')}"
-    argv = [sys.executable, "-m", "ffulab", "job", "run", job, "-w", str(workspace)]
+def job_run(job: str, workspace: Path, env: dict[str, str], *extra: str) -> dict[str, Any]:
+    """One ``ffulab job run`` of ``job`` in ``workspace`` (removed after it unless ``--reuse`` kept it)."""
+    argv = [sys.executable, "-m", "ffulab", "job", "run", job, "-w", str(workspace), *extra]
     log(" ".join(argv[2:]))
+    logs_before = set((workspace / "logs").glob("*-job.log")) if (workspace / "logs").is_dir() else set()
     started = time.monotonic()
     code = subprocess.run(argv, env=env, check=False).returncode
     wall = round(time.monotonic() - started, 1)
-    job_log = next((workspace / "logs").glob("*-job.log"))
+    job_log = max(set((workspace / "logs").glob("*-job.log")) - logs_before)
     phases = {m["name"]: float(m["seconds"]) for m in PHASE_DONE.finditer(job_log.read_text())}
     summary = json.loads((workspace / "artifacts" / "summary.json").read_text())
     result = {
@@ -67,8 +69,13 @@ def job_run(job: str, root: Path, env: dict[str, str]) -> dict[str, Any]:
         "reasons": summary["reasons"],
     }
     log(f"{summary['result']} in {wall} s: {phases}")
-    shutil.rmtree(workspace)
+    if "--reuse" not in extra:
+        shutil.rmtree(workspace)
     return result
+
+
+def fresh(root: Path) -> Path:
+    return root / f"ws-{time.strftime('%H%M%S')}"
 
 
 def main() -> None:
@@ -78,6 +85,9 @@ def main() -> None:
     parser.add_argument("--job", default=DEFAULT_JOB, help=f"the job to run (default {DEFAULT_JOB})")
     parser.add_argument("--skip-cold", action="store_true", help="warm runs only, with the user's caches")
     parser.add_argument("--warm", type=int, default=1, help="warm runs (default 1)")
+    parser.add_argument(
+        "--reuse", type=int, default=0, help="runs started from a --reuse run's lab (default 0)"
+    )
     parser.add_argument("--out", type=Path, help="default bench/results/<job>.json")
     args = parser.parse_args()
 
@@ -87,8 +97,17 @@ def main() -> None:
         env = dict(os.environ)
         if not args.skip_cold:
             env["XDG_CACHE_HOME"] = str(root / "cache")
-            results["cold"] = job_run(args.job, root, env)
-        results["warm"] = [job_run(args.job, root, env) for _ in range(args.warm)]
+            results["cold"] = job_run(args.job, fresh(root), env)
+        results["warm"] = [job_run(args.job, fresh(root), env) for _ in range(args.warm)]
+        if args.reuse:
+            kept = root / "ws-reuse"
+            try:
+                results["reuse_deploy"] = job_run(args.job, kept, env, "--reuse")
+                results["reuse"] = [job_run(args.job, kept, env, "--reuse") for _ in range(args.reuse)]
+            finally:
+                subprocess.run(
+                    [sys.executable, "-m", "ffulab", "destroy", "-w", str(kept)], env=env, check=False
+                )
     write(args.out or Path(f"bench/results/{args.job}.json"), results)
 
 

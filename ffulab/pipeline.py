@@ -78,11 +78,12 @@ def run_phases(ctx: Context, phases: list[str]) -> None:
             except FfulabError as exc:
                 seconds = time.monotonic() - started
                 timings[phase] = round(seconds, 1)
-                ctx.state.mark_phase(phase, "failed", seconds=round(seconds, 1), error=str(exc))
-                log.error("phase %s failed after %.1fs: %s", phase, seconds, exc)
-                if isinstance(exc, PhaseError):
+                error = _with_nodes_down(ctx, phase, exc)
+                ctx.state.mark_phase(phase, "failed", seconds=round(seconds, 1), error=str(error))
+                log.error("phase %s failed after %.1fs: %s", phase, seconds, error)
+                if error is exc and isinstance(exc, PhaseError):
                     raise
-                raise PhaseError(phase, str(exc)) from exc
+                raise error from exc
         seconds = time.monotonic() - started
         timings[phase] = round(seconds, 1)
         ctx.state.mark_phase(phase, "done", seconds=round(seconds, 1), ended=time.time())
@@ -91,6 +92,17 @@ def run_phases(ctx: Context, phases: list[str]) -> None:
         snapshot = BY_NAME[phase].snapshot
         if snapshot:
             _auto_snapshot(ctx, snapshot)
+
+
+def _with_nodes_down(ctx: Context, phase: str, exc: FfulabError) -> FfulabError:
+    """``exc``, naming the nodes the phase needs that libvirt says are not running (a killed QEMU shows
+    up first as an SSH error: ``ffulab.provision.liveness``)."""
+    from ffulab.provision.liveness import down_note
+
+    note = down_note(ctx.state, phase)
+    if isinstance(exc, PhaseError):
+        return PhaseError(exc.phase, exc.problem + note, exc.rerun) if note else exc
+    return PhaseError(phase, str(exc) + note)
 
 
 def _auto_snapshot(ctx: Context, name: str) -> None:

@@ -186,7 +186,10 @@ class OvercloudRecord(Record):
     release: str | None = None
     versions: dict[str, str] = Field(default_factory=dict)
     apis: dict[str, str] = Field(default_factory=dict)
-    """service -> its public URL (through the load balancer), for the poller, Tempest and the checks."""
+    """service -> its public URL (through the load balancer), for Tempest and the checks."""
+    polls: dict[str, str] = Field(default_factory=dict)
+    """service -> what the downtime poller GETs (the catalog's ``api.poll``: what answers without a
+    token, e.g. cinder's /healthcheck where its /v3 answers 401); a lab recorded before it polls ``apis``."""
     identity_url: str | None = None
     overcloudrc: str | None = None
     seconds: float | None = None
@@ -195,6 +198,10 @@ class OvercloudRecord(Record):
     steps: list[dict[str, Any]] = Field(default_factory=list)
     deployed_at: float | None = None
     idempotence: dict[str, Any] | None = None
+
+    def poll_urls(self) -> dict[str, str]:
+        """service -> the URL the downtime poller GETs."""
+        return {service: self.polls.get(service, url) for service, url in self.apis.items()}
 
 
 class ResourcesRecord(Record):

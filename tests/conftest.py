@@ -1,7 +1,8 @@
-"""Shared fixtures: a copy of the shipped data tree that a test may break on purpose."""
+"""Shared fixtures: a copy of the shipped data tree a test may break; the user's current lab kept."""
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -21,3 +22,18 @@ def data_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         )
     monkeypatch.setenv("FFULAB_DATA_DIR", str(root))
     return root
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _users_current_lab_kept():
+    """Tests run ``ffulab`` on labs of their own, which moves ``~/.ffulab/current``: put it back."""
+    link = Path.home() / ".ffulab" / "current"
+    before = os.readlink(link) if link.is_symlink() else None
+    yield
+    if before is not None and (not os.path.lexists(link) or os.readlink(link) != before):
+        tmp = link.with_name(".current.tests")
+        tmp.unlink(missing_ok=True)
+        tmp.symlink_to(before)
+        tmp.replace(link)
+    elif before is None and link.is_symlink():
+        link.unlink()

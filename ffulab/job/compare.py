@@ -16,6 +16,7 @@ from typing import Any
 
 from ffulab.errors import UsageError
 from ffulab.job.artifacts import SUMMARY_FILE
+from ffulab.job.summary import FORMAT
 
 
 @dataclass
@@ -29,11 +30,18 @@ class Run:
     def load(cls, directory: Path) -> Run:
         path = directory / SUMMARY_FILE
         try:
-            return cls(directory, json.loads(path.read_text()))
+            summary = json.loads(path.read_text())
         except FileNotFoundError:
             raise UsageError(f"{directory}: no {SUMMARY_FILE}: give a run's artifacts directory") from None
         except (OSError, ValueError) as exc:
             raise UsageError(f"{path}: unreadable: {exc}") from None
+        found = summary.get("format") if isinstance(summary, dict) else None
+        if found != FORMAT:
+            raise UsageError(
+                f"{path}: format {found}, this ffulab compares format {FORMAT}: "
+                "rerun that job with this ffulab (or compare it with the ffulab that made it)"
+            )
+        return cls(directory, summary)
 
     @property
     def label(self) -> str:

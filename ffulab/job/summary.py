@@ -16,7 +16,8 @@ from ffulab.ffu.positions import is_final, positions
 from ffulab.phases import PHASE_NAMES
 from ffulab.state import LabState, PhaseRecord, StepRecord, Versions
 
-FORMAT = 1
+FORMAT = 2
+"""summary.json's shape: 2 has downtime per API, the data plane and the warnings (1: one downtime record)."""
 REPORT_PHASE = "report"
 """Left out of the summary: it is the phase writing it, still running."""
 NOT_RUN = "not run"

@@ -190,7 +190,7 @@ def _downtime(ctx: Context, plan: FfuPlan, drill: bool = False) -> Iterator[None
     The FFU's outages go to ``ffu.downtime[api]`` and ``ffu.dataplane[workload]`` (added up over
     resumed runs), the drill's to ``ffu.rollback_drill``.
     """
-    urls = ctx.state.data.overcloud.apis
+    urls = ctx.state.data.overcloud.poll_urls()
     workloads = ctx.state.data.resources.workloads
     if not urls and not workloads:
         ctx.progress("no public API nor workload in this lab: downtime is not measured")

@@ -55,6 +55,7 @@ def run(ctx: Context) -> None:
         release=config.release.overcloud,
         versions=lab_versions(ctx),
         apis={service: api["url"] for service, api in extravars["apis"].items()},
+        polls={service: api["poll"] for service, api in extravars["apis"].items()},
         seconds=first.seconds,
         changed=first.changed,
         tasks=first.tasks,

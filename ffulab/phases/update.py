@@ -40,7 +40,7 @@ def run(ctx: Context) -> None:
     layout = Layout.from_dict(ctx.state.data.layout)
     nodes = [layout.node(name).name for name, _ in config.overcloud_nodes()]
     started = time.monotonic()
-    apis = ctx.state.data.overcloud.apis
+    apis = ctx.state.data.overcloud.poll_urls()
     poller = downtime.Poller.start(lab_virthost(ctx), apis, ctx.workspace / "logs") if apis else None
     try:
         for node in nodes:

@@ -85,8 +85,8 @@ class RemoteHost:
         )  # fmt: skip
 
     def start(self) -> None:
-        if Path(f"/run/netns/{NETNS}").exists():
-            raise RuntimeError(f"netns {NETNS} exists already: a test left it, remove it first")
+        if Path(f"/run/netns/{NETNS}").exists():  # a run killed mid-test left it; all in it was the test's
+            self.stop()
         self._files()
         _run("ip", "netns", "add", NETNS)
         with (self.root / "boot.log").open("ab") as boot_log:

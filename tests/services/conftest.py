@@ -92,10 +92,14 @@ class Lab:
         return self.overcloud["apis"]
 
     def venv(self, service: str) -> str:
-        """The venv of ``service`` at the deployed release, as the undercloud's mirror index names it."""
+        """The venv of ``service`` at the version the lab runs, as the undercloud's mirror index names it
+        (a series may have two: N deployed at an older point release, before the minor update)."""
         index = self.state["undercloud"]["mirror"]["index"]["artifacts"]
+        version = self.version(service)
         return next(
-            entry["venv"] for entry in index if entry["series"] == self.release and entry["name"] == service
+            entry["venv"]
+            for entry in index
+            if entry["series"] == self.release and entry["name"] == service and entry["version"] == version
         )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+from ffulab.deploy.extravars import api_urls
 from ffulab.validate.netns_http import request
 
 SERVICE = "haproxy"
@@ -12,8 +13,14 @@ UNIT = "haproxy.service"
 
 
 def node_apis(lab, node: str) -> dict[str, str]:
-    """The public URL of each API the node publishes: the services of its role that have an API."""
-    return {service: url for service, url in lab.apis.items() if service in lab.services_of(node)}
+    """Each API the node publishes (the services of its role that have an API, recorded by the deploy),
+    at the URL that answers without a token on the node's address: its poll URL (cinder's /v3 wants a
+    token, its /healthcheck does not)."""
+    return {
+        service: api_urls(lab.catalog[service], lab.ctlplane_ip(node))["poll"]
+        for service in lab.apis
+        if service in lab.services_of(node)
+    }
 
 
 def test_haproxy_runs_a_valid_configuration(host, node, unit_up):
@@ -26,9 +33,8 @@ def test_every_api_of_the_node_answers_through_haproxy(lab, node):
     apis = node_apis(lab, node)
     assert apis, f"{node} runs haproxy but publishes no API"
     for service, url in apis.items():
-        published = url.replace(urlsplit(url).hostname, lab.ctlplane_ip(node), 1)
-        answer = request(lab.netns, "GET", published, timeout=60)
-        assert 200 <= answer.status < 400, f"{service}: GET {published} through haproxy: HTTP {answer.status}"
+        answer = request(lab.netns, "GET", url, timeout=60)
+        assert 200 <= answer.status < 400, f"{service}: GET {url} through haproxy: HTTP {answer.status}"
 
 
 def test_haproxy_listens_on_the_ctlplane_address_only(listening, lab, node):

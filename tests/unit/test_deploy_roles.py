@@ -36,11 +36,10 @@ ROOT = data_root()
 ROLES = ROOT / "roles"
 SCRIPTS = {
     "overcloud-controller-0": ["common", "timezone", "chrony", "mariadb", "memcached", "haproxy", "keystone"],
-    "undercloud": ["undercloud", "credentials", "keystone_resources"],
+    "undercloud": ["undercloud", "credentials"],
 }
 SPECIAL = {
     "credentials": ("undercloud", "credentials.sh.j2"),
-    "keystone_resources": ("keystone", "keystone_resources.sh.j2"),
 }
 """Scripts that are not ``roles/<role>/templates/<role>.sh.j2``: role and template."""
 
@@ -149,7 +148,6 @@ def build_lab_variables(workspace: Path, job: str | None = None) -> dict:
             "resources_passwords": {
                 service: f"ResourcesSeed{service}0123456789ab" for service in ("keystone", "glance")
             },
-            "keystone_resources_action": "create",
         },
     }  # fmt: skip
 
@@ -365,6 +363,22 @@ def test_glance_resources_script_is_valid_and_its_program_compiles(glance_lab_va
     compile(program.split("\nFFULAB_EOF\n")[0], "glance resources", "exec")
 
 
+def test_keystone_resources_run_in_the_common_runner(lab_variables):
+    """keystone's items after the runner every service shares: one program, the spec off argv."""
+    host = {**lab_variables["undercloud"], "ffulab_script": "keystone", "ffulab_action": "create"}
+    variables = with_defaults("keystone", host)
+    variables["ffulab_resources_spec"] = variables["keystone_resources_spec"]
+    text = render("keystone", "../common/templates/resources.sh.j2", variables)
+    valid_bash(text)
+    assert not secret_on_a_command_line(text, [host["identity"]["admin_password"], "ResourcesSeed"])
+    spec, program = text.split("<<'FFULAB_EOF'\n")[1:3]
+    spec = json.loads(spec.split("\nFFULAB_EOF\n")[0])
+    assert spec["auth_url"] == host["apis"]["keystone"]["url"] and spec["seed"].startswith("ResourcesSeed")
+    program = program.split("\nFFULAB_EOF\n")[0]
+    assert program.index("def run(") < program.index("class Resources") < program.index('main("keystone"')
+    compile(program, "keystone resources", "exec")
+
+
 def test_glance_image_data_is_deterministic_and_no_disk_format():
     namespace: dict = {"hmac": hmac, "hashlib": hashlib, "__name__": "glance_resources"}
     exec(compile((ROLES / "glance" / "files" / "glance_resources.py").read_text(), "g", "exec"), namespace)
@@ -479,3 +493,20 @@ def test_a_failed_part_fails_the_step_naming_it_its_output_last(tmp_path):
     assert result.stdout.splitlines()[-3:-1] == ["ffulab-part: bad db_sync", "db sync: boom"]
     assert result.stdout.splitlines()[-1].startswith("ffulab-step: bad db_sync 0.")
     assert "failed: bad db_sync;" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "script",
+    sorted(path for path in ROLES.glob("*/files/*_resources.py") if path.parent.parent.name != "common"),
+    ids=lambda path: path.stem,
+)
+def test_each_resources_program_defines_every_name_it_uses(script):
+    """A service's resources script runs after the common runner as one program: ruff's undefined-name
+    check on the two together (the file alone ignores F821, the runner's names being elsewhere)."""
+    program = (ROLES / "common" / "files" / "ffulab_resources.py").read_text() + "\n" + script.read_text()
+    result = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "--isolated", "--select", "F821",
+         "--stdin-filename", "program.py", "-"],
+        input=program, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout

@@ -164,3 +164,20 @@ def test_an_intermediate_releases_snapshot_goes_once_the_next_one_is_taken(ctx: 
         "the rolling snapshot before each step that does work (a run, not a job)"
     )
     assert dropped == ["ffu-2024.2", "ffu-2025.1"], "ffu-ready and the newest stay"
+
+
+def test_the_poller_gets_each_apis_poll_url_and_a_lab_recorded_without_them_its_url(
+    ctx: Context, monkeypatch
+):
+    started = []
+    monkeypatch.setattr(
+        phase.downtime.Poller,
+        "start",
+        classmethod(lambda cls, vh, urls, *a: started.append(urls) or FakePoller()),
+    )
+    monkeypatch.setattr(phase, "run_playbook", lambda ws, playbook, ev, progress, limit, label: None)
+    ctx.state.data.overcloud.polls = {"image": "http://192.0.2.10:9292/healthcheck"}
+    phase.run(ctx)
+    assert started == [
+        {"identity": FakePoller.urls["identity"], "image": "http://192.0.2.10:9292/healthcheck"}
+    ]

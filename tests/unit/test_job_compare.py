@@ -35,3 +35,15 @@ def test_two_runs_side_by_side_print_and_write_html(tmp_path, capsys):
 def test_a_directory_without_a_summary_is_bad_usage(tmp_path, capsys):
     assert main(["job", "compare", str(tmp_path), str(tmp_path)]) == 2
     assert "no summary.json" in capsys.readouterr().err
+
+
+def test_a_summary_of_another_format_is_bad_usage_not_a_traceback(tmp_path, capsys):
+    """A run of an older ffulab (one downtime record, not one per API) is named, not misread."""
+    a, b = _run(tmp_path, "now"), _run(tmp_path, "older")
+    older = json.loads((b / "summary.json").read_text())
+    older.update(format=1, downtime={"seconds": 424.6, "windows": [], "url": "http://127.0.0.1:5000/v3"})
+    (b / "summary.json").write_text(json.dumps(older))
+    assert main(["job", "compare", str(a), str(b)]) == 2
+    err = capsys.readouterr().err
+    assert f"{b / 'summary.json'}: format 1, this ffulab compares format 2" in err
+    assert "Traceback" not in err

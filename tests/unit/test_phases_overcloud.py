@@ -52,3 +52,22 @@ def test_a_second_deploy_that_changes_something_fails_naming_the_rerun(ctx: Cont
     )
     with pytest.raises(PhaseError, match="not idempotent"):
         phase.run(ctx)
+
+
+def test_the_record_keeps_what_the_poller_gets_beside_each_api(tmp_path: Path, monkeypatch):
+    """cinder's /v3 answers 401 without a token: the poller must GET its /healthcheck instead, or
+    cinder counts as down for the whole FFU and after it."""
+    resolved, layout = lab(tmp_path, job="ffu-cinder")
+    workspace = tmp_path / "ws"
+    state = State.open(workspace, resolved.config.lab.name)
+    state.update(layout=layout.to_dict(), undercloud={"mirror": {"index": fake_index(resolved)}})
+    monkeypatch.setattr(phase, "lab_versions", lambda ctx: {"keystone": "25.0.0", "cinder": "24.5.0"})
+    monkeypatch.setattr(phase, "run_playbook", playbooks([{}, {}]))
+    phase.run(Context(resolved=resolved, state=state, workspace=workspace))
+    record = State.load(workspace).data.overcloud
+    host = layout.node("overcloud-controller-0").ctlplane_ip
+    assert record.apis["cinder"] == f"http://{host}:8776/v3"
+    assert record.poll_urls() == {
+        "cinder": f"http://{host}:8776/healthcheck",
+        "keystone": record.apis["keystone"],
+    }, "an API without its own poll URL is polled at its URL"

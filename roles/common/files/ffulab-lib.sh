@@ -264,18 +264,31 @@ ffulab_identity() {
     fi
 }
 
+# ffulab_identity_service_project: FFULAB_SERVICE_PROJECT, the id of the project "service" of the service
+# users, made if missing. Services registering side by side race to make it: the one whose create is
+# refused (409 Conflict) takes the project the other made.
+ffulab_identity_service_project() {
+    local query="/projects?name=service&domain_id=default"
+    FFULAB_SERVICE_PROJECT=$(ffulab_identity GET "$query" | jq -r '.projects[0].id // empty')
+    [ -z "$FFULAB_SERVICE_PROJECT" ] || return 0
+    if FFULAB_SERVICE_PROJECT=$(ffulab_identity POST /projects '{"project": {"name": "service", "domain_id":
+            "default", "description": "service users of the lab"}}' | jq -r '.project.id // empty') \
+            && [ -n "$FFULAB_SERVICE_PROJECT" ]; then
+        ffulab_changed "identity project service"
+        return 0
+    fi
+    FFULAB_SERVICE_PROJECT=$(ffulab_identity GET "$query" | jq -r '.projects[0].id // empty')
+    [ -n "$FFULAB_SERVICE_PROJECT" ] || { echo "identity: no project service, and making it failed" >&2; return 1; }
+}
+
 # ffulab_identity_register NAME TYPE ENDPOINT PASSWORD: the service user NAME (admin and service roles in
 # project "service"), the service NAME of TYPE and its public, internal and admin endpoints at ENDPOINT
 # in $FFULAB_REGION, as a deployment tool's role registers its service; changes only what differs
 ffulab_identity_register() {
-    local name=$1 type=$2 endpoint=$3 password=$4 project user role service interface found body
+    local name=$1 type=$2 endpoint=$3 password=$4 project user role found body
     ffulab_identity_token
-    project=$(ffulab_identity GET "/projects?name=service&domain_id=default" | jq -r '.projects[0].id // empty')
-    if [ -z "$project" ]; then
-        project=$(ffulab_identity POST /projects '{"project": {"name": "service", "domain_id": "default",
-            "description": "service users of the lab"}}' | jq -r .project.id)
-        ffulab_changed "identity project service"
-    fi
+    ffulab_identity_service_project || return 1
+    project=$FFULAB_SERVICE_PROJECT
     user=$(ffulab_identity GET "/users?name=$name&domain_id=default" | jq -r '.users[0].id // empty')
     body=$(FFULAB_SECRET=$password jq -cn --arg n "$name" --arg pr "$project" \
         '{user: {name: $n, domain_id: "default", password: $ENV.FFULAB_SECRET, default_project_id: $pr, enabled: true}}')
@@ -297,6 +310,15 @@ ffulab_identity_register() {
             ffulab_changed "identity role $role for $name on project service"
         fi
     done
+    ffulab_identity_service "$name" "$type" "$endpoint"
+}
+
+# ffulab_identity_service NAME TYPE ENDPOINT: the service NAME of TYPE and its public, internal and admin
+# endpoints at ENDPOINT in $FFULAB_REGION (a second type for the same API: cinder's volumev3); needs
+# the admin token (ffulab_identity_token, or ffulab_identity_register before it)
+ffulab_identity_service() {
+    local name=$1 type=$2 endpoint=$3 service interface found
+    [ -n "${FFULAB_TOKEN_HEADER:-}" ] || ffulab_identity_token
     service=$(ffulab_identity GET "/services?type=$type" | jq -r --arg n "$name" '[.services[] | select(.name == $n)][0].id // empty')
     if [ -z "$service" ]; then
         service=$(ffulab_identity POST /services "$(jq -cn --arg n "$name" --arg t "$type" \

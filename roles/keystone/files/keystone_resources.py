@@ -1,60 +1,19 @@
-"""Keystone's grenade-style resources: created before the FFU, verified after it.
+"""Keystone's grenade-style resources: created before the FFU, verified after it (prefixed with
+roles/common/files/ffulab_resources.py, the runner every service's resources script shares).
 
-Run on the undercloud by the rendered keystone_resources.sh as ``python - create|verify SPEC.json``
-with the openstackclient venv's Python. One process per action: under TCG a Python start costs
-seconds, and importing openstacksdk ~10 s more than keystoneauth alone, so this talks to keystone's
-v3 API through keystoneauth sessions. SPEC (roles/keystone/defaults/main.yml: keystone_resources,
-plus the URL, the region, the admin password and the lab's seed) names every item; each user's
-password and each application credential's secret derive from the seed, so create and verify agree.
-
-One line per item: ``ffulab-resource: KIND NAME STATUS [WHY]``, STATUS being ok, created, updated,
-MISSING or FAILED; ``ffulab-changed:`` for each change; exit 1 if any item failed. Never prints a
-password or a secret.
+SPEC (roles/keystone/defaults/main.yml: keystone_resources_spec) names every item; each user's password
+and each application credential's secret derive from the lab's seed, so create and verify agree. Items
+are found in a few listings, not one request each: under TCG a request to keystone costs seconds.
 """
 
-from __future__ import annotations
-
-import hashlib
-import hmac
-import json
-import sys
-import time
-from collections.abc import Callable, Iterator
 from functools import partial
 
-started = time.monotonic()
-from keystoneauth1 import exceptions, session  # noqa: E402  (timed: what costs seconds under TCG)
-from keystoneauth1.identity import v3  # noqa: E402
-
-IMPORTED = time.monotonic() - started
-SUCCESS = ("ok", "created", "updated")
-Check = Callable[[], str]
-
-
-class Missing(Exception):
-    """The item, or one it depends on, is not in keystone."""
-
-
-class Failed(Exception):
-    """The item is there but not as the spec says, or does not authenticate."""
-
-
-def secret(seed: str, kind: str, name: str) -> str:
-    """The item's password or secret: HMAC-SHA256 of its kind and name under the lab's seed."""
-    return hmac.new(seed.encode(), f"{kind}:{name}".encode(), hashlib.sha256).hexdigest()[:32]
-
-
-def differences(found: dict, wanted: dict) -> dict:
-    return {key: value for key, value in wanted.items() if found.get(key) != value}
-
-
-def describe(found: dict, wrong: dict) -> str:
-    return ", ".join(f"{key} is {found.get(key)!r}, expected {value!r}" for key, value in wrong.items())
+from keystoneauth1 import exceptions
 
 
 def each(
     kind: str, entries: list[dict], check: Callable[[dict], str], name: Callable[[dict], str] | None = None
-) -> Iterator[tuple[str, str, Check]]:
+) -> Iterable[tuple[str, str, Check]]:
     for entry in entries:
         yield kind, name(entry) if name else entry["name"], partial(check, entry)
 
@@ -64,7 +23,7 @@ class Keystone:
 
     def __init__(self, url: str, auth: v3.BaseAuth, create: bool, ids: dict[tuple[str, str], str]):
         self.url, self.create, self.ids = url, create, ids
-        self.session = session.Session(auth=auth)
+        self.session = ks_session.Session(auth=auth)
         self.listings: dict[tuple, list[dict]] = {}
 
     def listing(self, path: str, **query: str) -> list[dict]:
@@ -139,7 +98,7 @@ class Resources:
         self.admin = Keystone(self.url, admin, create, self.ids)
         self.users = {user["name"]: user for user in spec["resources"].get("users", [])}
 
-    def items(self) -> Iterator[tuple[str, str, Check]]:
+    def items(self) -> Iterable[tuple[str, str, Check]]:
         """(kind, name, check) for every item, in the order keystone needs them made."""
         res = self.spec["resources"]
         groups, services = res.get("groups", []), res.get("services", [])
@@ -268,19 +227,36 @@ class Resources:
             self.ids[key] = made["application_credential"]["id"]
             return "created"
         self.ids[key] = found["id"]
-        found = {**found, "roles": sorted(role["name"] for role in found["roles"])}
         wanted = {
             "description": entry["description"],
             "project_id": self.admin.id_of("project", entry["project"]),
-            "roles": sorted(entry["roles"]),
         }
         if wrong := differences(found, wanted):
             raise Failed(describe(found, wrong))
+        roles = {role["name"] for role in found["roles"]}
+        if not set(entry["roles"]) <= roles <= self.implied(entry["roles"]):
+            raise Failed(
+                f"roles are {sorted(roles)}, expected {sorted(entry['roles'])} and the roles they imply"
+            )
         return "ok"
+
+    def implied(self, roles: list[str]) -> set[str]:
+        """``roles`` and every role they imply: keystone 27 lists a credential's implied roles too
+        (member -> reader), keystone 25 only the ones it was made with."""
+        rules = self.admin.listing("role_inferences")
+        graph = {rule["prior_role"]["name"]: [role["name"] for role in rule["implies"]] for rule in rules}
+        closure: set[str] = set()
+        todo = list(roles)
+        while todo:
+            role = todo.pop()
+            if role not in closure:
+                closure.add(role)
+                todo += graph.get(role, [])
+        return closure
 
     def token(self, auth: v3.BaseAuth, project: str, roles: list[str]) -> str:
         """A token from ``auth`` scoped to ``project`` with at least ``roles`` (implied ones count)."""
-        access = auth.get_access(session.Session())
+        access = auth.get_access(ks_session.Session())
         if access.project_id != self.admin.id_of("project", project):
             raise Failed(f"token scoped to project {access.project_name!r}, expected {project!r}")
         if missing := sorted(set(roles) - set(access.role_names)):
@@ -296,7 +272,7 @@ class Resources:
             return self.token(self.user_auth(name, login["project"]), login["project"], login["roles"])
         except exceptions.Unauthorized:
             try:
-                self.user_auth(name, None).get_access(session.Session())
+                self.user_auth(name, None).get_access(ks_session.Session())
             except exceptions.Unauthorized:
                 raise Failed("keystone refuses its password") from None
             raise Failed(f"its password works, but it has no role on {login['project']} any more") from None
@@ -310,28 +286,5 @@ class Resources:
         return self.token(auth, entry["project"], entry["roles"])
 
 
-def main(action: str, spec_file: str) -> int:
-    with open(spec_file) as handle:
-        spec = json.load(handle)
-    print(f"ffulab-step: keystoneauth import {IMPORTED:.3f}")
-    mark, failed = time.monotonic(), 0
-    for kind, name, check in Resources(spec, create=action == "create").items():
-        try:
-            status = check()
-        except Missing as exc:
-            status = f"MISSING {exc}"
-        except Failed as exc:
-            status = f"FAILED {exc}"
-        except Exception as exc:  # an API or connection error fails this item; the others still run
-            status = f"FAILED {type(exc).__name__}: {exc}"
-        status = " ".join(status.split())[:300]
-        print(f"ffulab-resource: {kind} {name} {status}")
-        if status in ("created", "updated"):
-            print(f"ffulab-changed: keystone {kind} {name} {status}")
-        failed += status not in SUCCESS
-    print(f"ffulab-step: keystone resources {action} {time.monotonic() - mark:.3f}")
-    return 1 if failed else 0
-
-
 if __name__ == "__main__":
-    sys.exit(main(*sys.argv[1:]))
+    main("keystone", lambda spec, create: Resources(spec, create).items())
