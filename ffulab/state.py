@@ -175,6 +175,9 @@ class FfuRecord(Record):
     """API (service) -> its outages, added up over resumed runs."""
     dataplane: dict[str, Dataplane] = Field(default_factory=dict)
     """workload -> its data plane from before step 1 to the end of the final deploy."""
+    paused: list[Window] = Field(default_factory=list)
+    """When the FFU's snapshots had every domain paused (wall clock): the poller's samples then do
+    not count, and a workload's uptime does not run on through them."""
     checks: dict[str, dict[str, dict[str, CheckResult]]] = Field(default_factory=dict)
     """release -> service -> check name -> result, from step 9 (and the final deploy)."""
     rollback_drill: RollbackDrill | None = None

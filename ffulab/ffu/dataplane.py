@@ -16,8 +16,8 @@ import re
 from itertools import pairwise
 from typing import Any
 
-from ffulab.ffu.downtime import windows
-from ffulab.state import Dataplane, ProbeRecord, UptimeRecord, Workload
+from ffulab.ffu.downtime import unpaused, windows
+from ffulab.state import Dataplane, ProbeRecord, UptimeRecord, Window, Workload
 
 WORKLOAD_LINE = re.compile(r"^ffulab-dataplane: (?P<json>\{.*\})\r?$", re.MULTILINE)
 """What a resources script prints per workload it made."""
@@ -66,8 +66,16 @@ def _probe(
     return record
 
 
-def _uptime(previous: UptimeRecord | None, samples: list[dict[str, Any]]) -> UptimeRecord | None:
-    """The uptime counter's first and last answers, and whether it ran on between every two of them."""
+def _paused_between(paused: list[Window], t0: float, t1: float) -> float:
+    """Seconds of ``paused`` between ``t0`` and ``t1``: a paused guest's uptime does not run on."""
+    return sum(max(0.0, min(w.end, t1) - max(w.start, t0)) for w in paused)
+
+
+def _uptime(
+    previous: UptimeRecord | None, samples: list[dict[str, Any]], paused: list[Window]
+) -> UptimeRecord | None:
+    """The uptime counter's first and last answers, and whether it ran on between every two of them
+    (less the time ffulab had the lab paused between them)."""
     answers = [(s["t"], float(s["uptime"])) for s in samples if s.get("ok") and "uptime" in s]
     if previous:
         answers.insert(0, (previous.last_at, previous.last))
@@ -75,7 +83,7 @@ def _uptime(previous: UptimeRecord | None, samples: list[dict[str, Any]]) -> Upt
         return previous
     continuous = previous.continuous if previous else True
     for (t0, u0), (t1, u1) in pairwise(answers):
-        if u1 < u0 or (u1 - u0) < (t1 - t0) - UPTIME_SLACK:
+        if u1 < u0 or (u1 - u0) < (t1 - t0) - _paused_between(paused, t0, t1) - UPTIME_SLACK:
             continuous = False
     first_at, first = (previous.first_at, previous.first) if previous else answers[0]
     last_at, last = answers[-1]
@@ -87,10 +95,13 @@ def merge(
     workloads: dict[str, Workload],
     samples: list[dict[str, Any]],
     until: float | None,
+    paused: list[Window] | None = None,
 ) -> dict[str, Dataplane]:
-    """Every workload's record after one more run of the poller (samples after ``until`` do not count)."""
+    """Every workload's record after one more run of the poller (samples after ``until``, or while
+    ffulab had the lab ``paused`` for a snapshot, do not count)."""
     merged = dict(previous)
-    kept = [s for s in samples if "probe" in s and (until is None or s["t"] <= until)]
+    paused = paused or []
+    kept = [s for s in unpaused(samples, paused) if "probe" in s and (until is None or s["t"] <= until)]
     for name, workload in workloads.items():
         mine = [s for s in kept if s["probe"] == name]
         record = (
@@ -103,7 +114,7 @@ def merge(
             if of_kind or kind in record.probes:
                 target = workload.address + (f":{workload.tcp}" if kind == "tcp" else "")
                 record.probes[kind] = _probe(record.probes.get(kind), kind, target, of_kind)
-        record.uptime = _uptime(record.uptime, [s for s in mine if s.get("kind") == "tcp"])
+        record.uptime = _uptime(record.uptime, [s for s in mine if s.get("kind") == "tcp"], paused)
         merged[name] = record
     return merged
 

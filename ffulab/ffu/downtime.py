@@ -86,6 +86,13 @@ def read_samples(path: Path) -> list[dict[str, Any]]:
     return samples
 
 
+def unpaused(samples: list[dict[str, Any]], paused: list[Window]) -> list[dict[str, Any]]:
+    """The samples not sent while ffulab itself had the lab paused (a snapshot: every domain stopped
+    for its length), nor in the ``TIMEOUT`` before a pause (their answer could not come) or the
+    ``INTERVAL`` after it: an outage ffulab made is not the upgrade's."""
+    return [s for s in samples if not any(w.start - TIMEOUT <= s["t"] <= w.end + INTERVAL for w in paused)]
+
+
 def windows(samples: list[dict[str, Any]], until: float | None = None) -> list[Window]:
     """The outages in one API's ``samples`` ({start, end}; ``open`` when the API never came back);
     samples after ``until`` (the end of the FFU) do not count."""

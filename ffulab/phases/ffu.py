@@ -209,8 +209,9 @@ def _downtime(ctx: Context, plan: FfuPlan, drill: bool = False) -> Iterator[None
         final = ffu.steps.get(step_key(positions(plan.chain, plan.path)[-1]))
         until = final.ended if final and final.status == "done" and not drill else None
         holder = ffu.rollback_drill if drill and ffu.rollback_drill else ffu
-        holder.downtime = downtime.merge_all(holder.downtime, urls, samples, until)
-        holder.dataplane = dataplane.merge(holder.dataplane, workloads, samples, until)
+        counted = downtime.unpaused(samples, ffu.paused)
+        holder.downtime = downtime.merge_all(holder.downtime, urls, counted, until)
+        holder.dataplane = dataplane.merge(holder.dataplane, workloads, samples, until, ffu.paused)
         ctx.state.save()
         prefix = "rollback drill: " if drill else ""
         if urls:
@@ -218,7 +219,11 @@ def _downtime(ctx: Context, plan: FfuPlan, drill: bool = False) -> Iterator[None
                 f"{api} {record.seconds:.0f} s in {len(record.windows)} window(s)"
                 for api, record in holder.downtime.items()
             )
-            ctx.progress(f"{prefix}control-plane downtime: {outages} ({len(samples)} samples; {poller.path})")
+            ignored = len(samples) - len(counted)
+            during = f", {ignored} while ffulab paused the lab for a snapshot, not counted" if ignored else ""
+            ctx.progress(
+                f"{prefix}control-plane downtime: {outages} ({len(samples)} samples{during}; {poller.path})"
+            )
         if workloads:
             ctx.progress(f"{prefix}data plane: {dataplane.describe(holder.dataplane)}")
 

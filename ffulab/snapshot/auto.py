@@ -12,6 +12,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from ffulab.snapshot import lab, records
+from ffulab.state import Window
 
 if TYPE_CHECKING:
     from ffulab.context import Context
@@ -45,4 +46,8 @@ def auto_snapshot(
     if release:
         ffu = {"release": release, "step": records.DONE_STEP if step is None else int(step)}
     outcome = lab.create(ctx.state, name, auto=True, ffu=ffu, progress=ctx.progress)
+    if ffu and "paused" in outcome.record:
+        # the FFU's poller runs through this pause: what it saw then is ffulab's doing, not the upgrade's
+        ctx.state.data.ffu.paused.append(Window(**outcome.record["paused"]))
+        ctx.state.save()
     return outcome.record

@@ -100,6 +100,7 @@ def create(
         def take(node: dict[str, Any]) -> float:
             return domains.take(found[node["name"]], name, with_memory=node["power"] != domains.OFF)
 
+        paused_at = time.time()
         with domains.paused(list(found.values())):
             outcome.seconds["pause"] = _seconds(started)
             snapshots_started = time.monotonic()
@@ -117,6 +118,7 @@ def create(
             resumed = time.monotonic()
         outcome.seconds["resume"] = _seconds(resumed)
         outcome.seconds["create"] = _seconds(started)
+        record["paused"] = {"start": round(paused_at, 3), "end": round(time.time(), 3)}
         for node, (seconds, _) in zip(nodes, results, strict=True):
             info = domains.qemu_img_info(domains.disk_path(found[node["name"]]) or "", virthost.on_host)
             node["vm_state_bytes"] = domains.vm_state_size(info, name)

@@ -16,7 +16,7 @@ import pytest
 
 from ffulab.ffu import dataplane, poller
 from ffulab.job.summary import build_summary
-from ffulab.state import LabState, Workload
+from ffulab.state import LabState, Window, Workload
 
 WORKLOAD = {"workload": Workload(address="192.168.150.20", tcp=80, server="uuid-1", host="compute-0")}
 
@@ -88,6 +88,19 @@ def test_an_uptime_that_goes_back_or_stalls_is_not_continuous(rows):
     record = dataplane.merge({}, WORKLOAD, _plane(*rows, kind="tcp"), None)["workload"]
     assert record.uptime.continuous is False
     assert any("uptime" in p for p in dataplane.problems({"workload": record}, 60, 1))
+
+
+def test_a_snapshot_pause_is_not_an_outage_nor_a_stalled_uptime():
+    """ffulab pauses every domain while it takes an FFU snapshot: the pings then and just before (their
+    answer could not come) are not lost, and the guest's uptime does not run on through the pause."""
+    pause = [Window(start=110.0, end=130.0)]
+    icmp = _plane(*((t, not 107 <= t <= 130) for t in range(100, 140)))
+    tcp = _plane((100, True, 50), (140, True, 70), kind="tcp")
+    counted = dataplane.merge({}, WORKLOAD, icmp + tcp, None, pause)["workload"]
+    assert (counted.probes["icmp"].lost, counted.probes["icmp"].samples) == (0, 15)
+    assert counted.uptime.continuous is True
+    naive = dataplane.merge({}, WORKLOAD, icmp + tcp, None)["workload"]
+    assert naive.probes["icmp"].lost == 24 and naive.uptime.continuous is False
 
 
 def test_the_limits_fail_a_long_outage_or_too_much_loss_and_pass_none():

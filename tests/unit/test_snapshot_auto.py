@@ -91,6 +91,9 @@ def test_the_ffu_engine_marks_a_finished_release_and_a_rerun_finds_it(fake_lab: 
     assert record["ffu"] == {"release": chain[1], "step": records.DONE_STEP}
     assert newest_snapshot_at_or_before(fake_lab.state, chain[2], 1)["name"] == f"ffu-{chain[1]}"
     assert newest_snapshot_at_or_before(fake_lab.state, chain[1], 5) is None
+    paused = fake_lab.state.data.ffu.paused
+    assert len(paused) == 1 and record["paused"] == paused[0].model_dump(exclude_defaults=True)
+    assert paused[0].start <= paused[0].end, "the FFU's poller learns when the lab was paused"
 
 
 def test_cli_snapshot_create_list_revert_delete(fake_lab: FakeLab, capsys):
