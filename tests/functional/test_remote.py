@@ -50,6 +50,18 @@ def remote(tmp_path_factory):
     assert host.pids() == []
 
 
+def _left_on(remote: RemoteHost, seconds: float = 10) -> dict[int, str]:
+    """The remote's processes that are not the machine's own, once the ones on their way out are gone:
+    the ``socat`` of an ssh that just ended (the check's own, or libvirt's qemu+ssh of the ffulab
+    process that just exited) lives on for its half-second linger after its ssh closed."""
+    deadline = time.monotonic() + seconds
+    while True:
+        left = {pid: name for pid, name in _remote_processes(remote).items() if name not in MACHINE}
+        if not left or time.monotonic() > deadline:
+            return left
+        time.sleep(0.5)
+
+
 def _remote_processes(remote: RemoteHost) -> dict[int, str]:
     names = {}
     for pid in remote.pids():
@@ -81,7 +93,7 @@ def lab(remote, tmp_path_factory):
     listed = remote.ssh("virsh list --all --name; echo ---; virsh net-list --all --name").stdout
     domains, _, networks = listed.partition("---")
     assert domains.split() == [] and networks.split() == [], listed
-    left = {pid: name for pid, name in _remote_processes(remote).items() if name not in MACHINE}
+    left = _left_on(remote)
     assert left == {}, f"processes left on the remote: {left}"
     files = remote.ssh(f"ls -d {REMOTE_ROOT} /tmp/ffulab-mirror-* 2>/dev/null; true").stdout.split()
     assert files == [], f"files left on the remote: {files}"
