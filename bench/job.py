@@ -29,7 +29,7 @@ from typing import Any
 
 from benchlib import header, log, write
 
-from ffulab.config.resolve import DEFAULT_JOB
+from ffulab.config.resolve import default_job
 
 PHASE_DONE = re.compile(r"phase (?P<name>\w+): done in (?P<seconds>[0-9.]+)s")
 """The pipeline's log line for a finished phase (ffulab/pipeline.py)."""
@@ -82,7 +82,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--job", default=DEFAULT_JOB, help=f"the job to run (default {DEFAULT_JOB})")
+    parser.add_argument("--job", default=default_job(), help="the job to run (default: the default job)")
     parser.add_argument("--skip-cold", action="store_true", help="warm runs only, with the user's caches")
     parser.add_argument("--warm", type=int, default=1, help="warm runs (default 1)")
     parser.add_argument(

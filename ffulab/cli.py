@@ -12,7 +12,7 @@ from pathlib import Path
 from ffulab import __version__
 from ffulab.commands.job import register as register_job
 from ffulab.commands.validate import register as register_validate
-from ffulab.config.resolve import DEFAULT_JOB, Resolved, resolve
+from ffulab.config.resolve import Resolved, resolve
 from ffulab.context import Context
 from ffulab.errors import FfulabError, UsageError
 from ffulab.ffu.positions import parse_step
@@ -54,7 +54,9 @@ def _csv(values: list[str] | None) -> list[str]:
 
 
 def _config_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-j", "--job", help=f"job name or file (default: {DEFAULT_JOB})")
+    parser.add_argument(
+        "-j", "--job", help="job name or file (default: the job 'ffulab job list' marks default)"
+    )
     parser.add_argument("-R", "--release", help="release config name or file (release-configs/)")
     parser.add_argument("-c", "--config", dest="lab", help="lab (general config) name or file (labs/)")
     parser.add_argument("-N", "--nodes", help="nodes config name or file (nodes/)")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import shutil
-import subprocess
 from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
@@ -86,19 +85,6 @@ REMOVERS: dict[str, Callable[[Any, Any, dict[str, Any]], None]] = {
 }
 
 
-def _close_ssh_masters(workspace: Path, state: State) -> None:
-    config = workspace / access.SSH_CONFIG
-    if not config.exists():
-        return
-    for node in (state.data.layout or {}).get("nodes", []):
-        subprocess.run(
-            ["ssh", "-F", str(config), "-O", "exit", node["name"]],
-            capture_output=True,
-            timeout=10,
-            check=False,
-        )
-
-
 def destroy(workspace: Path, progress: Callable[[str], None] = print) -> list[str]:
     """Remove the lab at ``workspace``; return what was removed."""
     try:
@@ -108,7 +94,7 @@ def destroy(workspace: Path, progress: Callable[[str], None] = print) -> list[st
             raise
         state = State.salvage(workspace)  # made by another ffulab version: still destroyed
     removed: list[str] = []
-    _close_ssh_masters(workspace, state)
+    access.close_masters(workspace, [node["name"] for node in (state.data.layout or {}).get("nodes", [])])
     virthost = lab_virthost(state) if state.data.virthost else None
     if virthost and any(owned.kind in ("domain", "network") for owned in state.resources()):
         # a reboot stopped the sandbox's libvirtd: its domains stay defined

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ffulab.config.resolve import DEFAULT_JOB
+from ffulab.config.resolve import default_job
 from ffulab.paths import directory
 from ffulab.ui import console, print_json
 
@@ -19,8 +19,10 @@ def cmd_list(args: argparse.Namespace) -> int:
         print_json([job.to_dict() for job in jobs])
         return 0
     width = max((len(job.name) for job in jobs), default=0)
+    default = default_job()
     for job in jobs:
-        console.print(f"{job.name:<{width}}  {job.description}", markup=False)
+        marker = " (default)" if job.name == default else ""
+        console.print(f"{job.name:<{width}}  {job.description}{marker}", markup=False)
         console.print(f"{'':<{width}}  {job.release} · {job.lab} · {job.nodes}", markup=False, style="dim")
     return 0
 
@@ -30,7 +32,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     return run_job(
         JobRun(
-            job=args.name,
+            job=args.name or default_job(),
             workspace=args.working_dir,
             artifacts=args.artifacts,
             keep=args.keep,
@@ -81,8 +83,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "name",
         metavar="JOB",
         nargs="?",
-        default=DEFAULT_JOB,
-        help=f"job name (see 'ffulab job list') or file (default: {DEFAULT_JOB})",
+        help="job name (see 'ffulab job list') or file (default: the job it marks default)",
     )
     run.add_argument(
         "-w", "--working-dir", type=Path, metavar="WS", help="lab workspace (default: ~/.ffulab/<job>)"

@@ -23,9 +23,6 @@ from ffulab.config.yamlio import load_yaml
 from ffulab.errors import ConfigError
 from ffulab.paths import data_root
 
-DEFAULT_JOB = "ffu-keystone-only"
-"""The embedded default: what ``ffulab run`` and ``ffulab plan`` use with no arguments."""
-
 KINDS = {"release": "release-configs", "lab": "labs", "nodes": "nodes", "job": "jobs"}
 FLAGS = {"release": "-R/--release", "lab": "-c/--config", "nodes": "-N/--nodes", "job": "job"}
 BASE_FILE = "release-configs/common.yml"
@@ -52,6 +49,23 @@ class Resolved:
 def available(kind: str, root: Path) -> list[str]:
     """Names of the shipped configs of one kind (``labs`` → ``keystone-only``, ``minimal``...)."""
     return sorted(p.stem for p in (root / KINDS[kind]).glob("*.yml") if p.stem not in ("common", "retired"))
+
+
+def default_job(root: Path | None = None) -> str:
+    """The shipped job marked ``default: true``: what ``ffulab run``, ``plan`` and ``job run`` take with
+    no job named. The package names no job (nor service) itself: the data tree says which."""
+    root = root or data_root()
+    marked = []
+    for name in available("job", root):
+        section = (load_yaml(root / KINDS["job"] / f"{name}.yml", f"jobs/{name}.yml") or {}).get("job")
+        if isinstance(section, dict) and section.get("default") is True:
+            marked.append(name)
+    if len(marked) != 1:
+        found = ", ".join(f"jobs/{name}.yml" for name in marked) or "none"
+        raise ConfigError(
+            "jobs/", "job.default", f"exactly one job is the default, found {found}: name one with -j"
+        )
+    return marked[0]
 
 
 RETIRED_FILE = "release-configs/retired.yml"
@@ -142,7 +156,7 @@ def resolve(
     job_data: dict[str, Any] = {}
     job_label = ""
     if job or not all(picks.values()):
-        job_path, job_label = locate("job", job or DEFAULT_JOB, root)
+        job_path, job_label = locate("job", job or default_job(root), root)
         job_data = load_yaml(job_path, job_label)
         section = job_data.get("job")
         if not isinstance(section, dict):

@@ -113,6 +113,9 @@ class JobSpec(_Strict):
         "names (roles/<svc>/ffulab.yml: tempest.regex)",
     )
     overrides: dict = Field(default_factory=dict, description="applied after the job, before -e")
+    default: bool = Field(
+        False, description="the job 'ffulab run' and 'ffulab job run' take with no job named (exactly one)"
+    )
 
 
 class TempestSpec(_Strict):

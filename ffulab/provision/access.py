@@ -7,7 +7,9 @@ undercloud as jump host, so ``ssh -F WS/ssh.config.ansible undercloud`` works as
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import stat
 import subprocess
 import time
@@ -111,6 +113,54 @@ def write_ssh_config(workspace: Path, layout: Layout, proxy_command: str | None)
     path = workspace / SSH_CONFIG
     _write_private(path, "\n".join(lines) + "\n")
     return path
+
+
+def close_masters(workspace: Path, nodes: list[str]) -> None:
+    """``ssh -O exit`` each node's ControlMaster (overcloud first: they ride on the undercloud's), then
+    stop the ``ssh -W`` proxies an ssh virthost's masters leave behind.
+
+    A master started with ControlPersist detaches from the ssh that spawned its ProxyCommand: when it
+    exits, the proxy only gets EOF, and ``ssh -W`` then waits for the far end to close its side. A node
+    whose domain goes next (destroy, revert) never does, and the proxy with its connection to the
+    virthost would stay for minutes.
+    """
+    config = workspace / SSH_CONFIG
+    if not config.exists():
+        return
+    for node in sorted(nodes, key=lambda name: name == "undercloud"):
+        subprocess.run(
+            ["ssh", "-F", str(config), "-O", "exit", node], capture_output=True, timeout=10, check=False
+        )
+    for pid in _proxies(config):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGTERM)
+
+
+def _proxies(config: Path) -> list[int]:
+    """This machine's ``ssh -W <node>:22 ...`` processes for the nodes the config reaches by one."""
+    targets, host = set(), None
+    for line in config.read_text().splitlines():
+        key, _, value = line.strip().partition(" ")
+        if key == "HostName":
+            host = value.strip()
+        elif key == "ProxyCommand" and value.strip().startswith("ssh -W %h:%p") and host:
+            targets.add(f"{host}:22")
+    if not targets:
+        return []
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        words = [word.decode(errors="replace") for word in argv if word]
+        if words and Path(words[0]).name == "ssh" and "-W" in words:
+            forward = words[words.index("-W") + 1] if words.index("-W") + 1 < len(words) else ""
+            if forward in targets:
+                found.append(int(entry.name))
+    return found
 
 
 def write_inventory(workspace: Path, layout: Layout) -> Path:

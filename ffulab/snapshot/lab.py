@@ -17,6 +17,7 @@ from typing import Any
 
 from ffulab import interrupts
 from ffulab.errors import SnapshotError
+from ffulab.provision import access
 from ffulab.provision.labvirt import lab_virthost
 from ffulab.provision.layout import Layout
 from ffulab.snapshot import domains, records, usable
@@ -166,7 +167,7 @@ def revert(state: State, name: str, options: Options | None = None, progress: Pr
         lacking = [node for node in in_snapshot if not domains.has_snapshot(found[node], name)]
         if lacking:
             raise SnapshotError(name, f"{', '.join(lacking)} has no part of it in libvirt: delete it")
-        usable.close_masters(state.workspace, list(found))
+        access.close_masters(state.workspace, list(found))
         pairs = [(node, found[node]) for node in in_snapshot]
         stopped = [node for node, domain in pairs if domains.power(domain) == domains.RUNNING]
         results: list[tuple[Any, Any]] = []
@@ -254,7 +255,7 @@ def power_off(state: State, progress: Progress = _quiet) -> list[str]:
     again); return the nodes stopped."""
     stopped = []
     with _lab(state) as (_virthost, _layout, found):
-        usable.close_masters(state.workspace, list(found))
+        access.close_masters(state.workspace, list(found))
         for node, domain in found.items():
             if domain is not None and domains.power(domain) != domains.OFF:
                 domain.destroy()

@@ -20,24 +20,13 @@ from pathlib import Path
 
 from ffulab.errors import FfulabError
 from ffulab.proc import run
-from ffulab.provision.access import SSH_CONFIG, ssh_argv
+from ffulab.provision.access import ssh_argv
 from ffulab.snapshot.domains import parallel
 
 log = logging.getLogger(__name__)
 
 CLOCK_SCRIPT = 'echo ready; read t && date -u -s "@$t" >/dev/null && date -u +%s.%N'
 RETRY_INTERVAL = 0.25
-
-
-def close_masters(workspace: Path, nodes: list[str]) -> None:
-    """``ssh -O exit`` each node's ControlMaster (overcloud first: they ride on the undercloud's)."""
-    config = workspace / SSH_CONFIG
-    if not config.exists():
-        return
-    for node in sorted(nodes, key=lambda name: name == "undercloud"):
-        subprocess.run(
-            ["ssh", "-F", str(config), "-O", "exit", node], capture_output=True, timeout=10, check=False
-        )
 
 
 def flush_neighbours(wrap: Callable[[list[str]], list[str]], bridges: list[str]) -> None:

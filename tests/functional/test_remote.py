@@ -62,6 +62,23 @@ def _left_on(remote: RemoteHost, seconds: float = 10) -> dict[int, str]:
         time.sleep(0.5)
 
 
+def _ancestry(pids: dict[int, str]) -> str:
+    """Each leftover with its parents' command lines up to init: who started it and is still there."""
+    lines = []
+    for pid in pids:
+        chain, current = [], pid
+        while current > 1 and len(chain) < 8:
+            try:
+                argv = Path(f"/proc/{current}/cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
+                parent = int(Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                break
+            chain.append(f"{current} {argv[:160]}")
+            current = parent
+        lines.append(" <- ".join(chain))
+    return "; ".join(lines)
+
+
 def _remote_processes(remote: RemoteHost) -> dict[int, str]:
     names = {}
     for pid in remote.pids():
@@ -94,7 +111,7 @@ def lab(remote, tmp_path_factory):
     domains, _, networks = listed.partition("---")
     assert domains.split() == [] and networks.split() == [], listed
     left = _left_on(remote)
-    assert left == {}, f"processes left on the remote: {left}"
+    assert left == {}, f"processes left on the remote: {_ancestry(left)}"
     files = remote.ssh(f"ls -d {REMOTE_ROOT} /tmp/ffulab-mirror-* 2>/dev/null; true").stdout.split()
     assert files == [], f"files left on the remote: {files}"
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from ffulab.config.resolve import resolve
+from ffulab.provision import access
 from ffulab.provision.layout import Layout, allocate_subnets, build_layout, lab_id_for
 from ffulab.snapshot import lab, usable
 from ffulab.state import State
@@ -114,7 +115,7 @@ def make_fake_lab(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[F
     ssh = FakeSsh()
     monkeypatch.setattr(lab, "libvirt_open", shared)
     monkeypatch.setattr(lab, "lab_virthost", lambda _state: virthost)
-    monkeypatch.setattr(usable, "close_masters", ssh.close_masters)
+    monkeypatch.setattr(access, "close_masters", ssh.close_masters)
     monkeypatch.setattr(usable, "set_clock", ssh.set_clock)
     monkeypatch.setattr("ffulab.commands.snapshot.libvirt_open", shared)
     monkeypatch.setattr("ffulab.commands.snapshot.lab_virthost", lambda _state: virthost)

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import yaml
 
-from ffulab.config.resolve import DEFAULT_JOB, available, resolve
+from ffulab.config.resolve import available, default_job, resolve
+from ffulab.errors import ConfigError
 from ffulab.paths import data_root
 
 
 def test_default_job_resolves_to_keystone_only_2024_1_to_2025_2():
     resolved = resolve()
     config = resolved.config
-    assert config.job and config.job.name == DEFAULT_JOB
+    assert config.job and config.job.name == default_job() == "ffu-keystone-only"
     assert config.release.ffu_chain == ["2024.1", "2024.2", "2025.1", "2025.2"]
     assert config.release.undercloud == "2026.2"
     assert config.lab.name == "keystone-only"
@@ -107,3 +109,24 @@ def test_extra_vars_are_typed_like_yaml():
 def test_lists_are_replaced_not_merged():
     config = resolve(extra_vars=["release.ffu_chain=[2024.1, 2024.2, 2025.1, 2025.2]"]).config
     assert config.release.ffu_chain == ["2024.1", "2024.2", "2025.1", "2025.2"]
+
+
+def _jobs_tree(tmp_path: Path, defaults: dict[str, bool]) -> Path:
+    (tmp_path / "jobs").mkdir()
+    for name, default in defaults.items():
+        body = {"job": {"name": name, "release": "r", "lab": "l", "nodes": "n", "default": default}}
+        (tmp_path / "jobs" / f"{name}.yml").write_text(yaml.safe_dump(body))
+    return tmp_path
+
+
+def test_the_default_job_is_the_one_the_jobs_mark(tmp_path: Path):
+    assert default_job(_jobs_tree(tmp_path, {"a": False, "b": True})) == "b"
+
+
+@pytest.mark.parametrize("defaults", [{"a": False}, {"a": True, "b": True}])
+def test_no_default_job_or_two_is_a_config_error_naming_the_key(tmp_path: Path, defaults):
+    with pytest.raises(ConfigError, match=r"jobs/: job.default: exactly one job is the default") as caught:
+        default_job(_jobs_tree(tmp_path, defaults))
+    assert caught.value.exit_code == 2
+    if len(defaults) == 2:
+        assert "jobs/a.yml, jobs/b.yml" in str(caught.value)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import stat
 import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -115,3 +117,30 @@ def test_a_path_too_long_for_a_socket_is_refused_naming_it(layout, tmp_path, mon
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(deep))
     with pytest.raises(FfulabError, match="more than a unix socket takes"):
         access.write_ssh_config(tmp_path, layout, None)
+
+
+def _fake_ssh(*args: str) -> subprocess.Popen:
+    """A process whose argv reads ``ssh ARGS...`` (Python sleeping under that name)."""
+    code = "import time; time.sleep(60)"
+    return subprocess.Popen(["ssh", "-c", code, *args], executable=sys.executable)
+
+
+def test_closing_the_masters_stops_the_ssh_virthosts_proxies_of_this_lab_only(layout, tmp_path, short_dir):
+    """An ssh virthost's undercloud master rides on ``ssh -W <undercloud>:22 <virthost>``, which outlives
+    the master when the node goes right after (destroy, revert): closing the masters stops it."""
+    os.environ["XDG_RUNTIME_DIR"] = str(short_dir)
+    try:
+        access.write_ssh_config(tmp_path, layout, "ssh -W %h:%p root@virthost.example")
+    finally:
+        del os.environ["XDG_RUNTIME_DIR"]
+    undercloud = next(node for node in layout.nodes if node.undercloud)
+    ours = _fake_ssh("-W", f"{undercloud.ctlplane_ip}:22", "root@virthost.example")
+    other = _fake_ssh("-W", "203.0.113.9:22", "root@virthost.example")
+    try:
+        access.close_masters(tmp_path, [node.name for node in layout.nodes])
+        assert ours.wait(timeout=10) == -signal.SIGTERM
+        assert other.poll() is None, "another lab's proxy is left alone"
+    finally:
+        for proc in (ours, other):
+            proc.kill()
+            proc.wait()
