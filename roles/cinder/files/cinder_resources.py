@@ -29,13 +29,7 @@ class Cinder:
         self.ready = False
 
     def call(self, method: str, path: str, body: dict | None = None, ok=(200, 201, 202, 204)) -> dict:
-        answer = self.session.request(
-            f"{self.url}{path}", method, json=body, headers=self.headers, raise_exc=False
-        )
-        if answer.status_code == 404:
-            raise Missing(f"{method} {path}: 404")
-        if answer.status_code not in ok:
-            raise Failed(f"{method} {path}: HTTP {answer.status_code} {answer.text[:200]}")
+        answer = request(self.session, method, f"{self.url}{path}", body, ok, headers=self.headers)
         return answer.json() if answer.text else {}
 
     # --- lookups by name (the API's IDs are cinder's: names are what create and verify share)

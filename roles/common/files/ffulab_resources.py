@@ -61,6 +61,16 @@ def admin_session(spec: dict) -> ks_session.Session:
     return ks_session.Session(auth=auth)
 
 
+def request(session: ks_session.Session, method: str, url: str, body=None, ok=(200, 201, 204), **kwargs):
+    """One API call; a 404 the caller did not expect is Missing, any other unexpected status Failed."""
+    answer = session.request(url, method, json=body, raise_exc=False, **kwargs)
+    if answer.status_code == 404 and 404 not in ok:
+        raise Missing(f"{method} {url}: 404")
+    if answer.status_code not in ok:
+        raise Failed(f"{method} {url}: HTTP {answer.status_code} {answer.text[:200]}")
+    return answer
+
+
 def differences(found: dict, wanted: dict) -> dict:
     return {key: value for key, value in wanted.items() if found.get(key) != value}
 

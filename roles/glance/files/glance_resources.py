@@ -37,14 +37,7 @@ class Glance:
         self._member: ks_session.Session | None = None
 
     # --- HTTP -------------------------------------------------------------------------------------
-    @staticmethod
-    def call(session, method: str, url: str, body=None, ok=(200, 201, 204), **kwargs):
-        answer = session.request(url, method, json=body, raise_exc=False, **kwargs)
-        if answer.status_code == 404 and 404 not in ok:
-            raise Missing(f"{method} {url}: 404")
-        if answer.status_code not in ok:
-            raise Failed(f"{method} {url}: HTTP {answer.status_code} {answer.text[:200]}")
-        return answer
+    call = staticmethod(request)
 
     def glance(self, method: str, path: str, body=None, session=None, **kwargs) -> dict:
         answer = self.call(session or self.admin, method, f"{self.url}{path}", body, **kwargs)

@@ -20,13 +20,7 @@ class Placement:
         self.user = self.session.get_user_id()
 
     def call(self, method: str, path: str, body: dict | None = None, ok=(200, 201, 204)) -> dict:
-        answer = self.session.request(
-            f"{self.url}{path}", method, json=body, headers=self.headers, raise_exc=False
-        )
-        if answer.status_code == 404:
-            raise Missing(f"{method} {path}: 404")
-        if answer.status_code not in ok:
-            raise Failed(f"{method} {path}: HTTP {answer.status_code} {answer.text[:200]}")
+        answer = request(self.session, method, f"{self.url}{path}", body, ok, headers=self.headers)
         return answer.json() if answer.text else {}
 
     def uuid(self, kind: str, name: str) -> str:
