@@ -380,7 +380,7 @@ def test_keystone_resources_run_in_the_common_runner(lab_variables):
 
 
 def test_glance_image_data_is_deterministic_and_no_disk_format():
-    namespace: dict = {"hmac": hmac, "hashlib": hashlib, "__name__": "glance_resources"}
+    namespace: dict = {"hmac": hmac, "hashlib": hashlib, "request": None, "__name__": "glance_resources"}
     exec(compile((ROLES / "glance" / "files" / "glance_resources.py").read_text(), "g", "exec"), namespace)
     image_bytes = namespace["image_bytes"]
     data = image_bytes("seed", "ffulab-image-public", 320)

@@ -28,9 +28,7 @@ class Neutron:
 
     # --- HTTP -------------------------------------------------------------------------------------
     def call(self, method: str, path: str, body=None, ok=(200, 201, 204)) -> dict:
-        answer = self.admin.request(f"{self.url}{path}", method, json=body, raise_exc=False)
-        if answer.status_code not in ok:
-            raise Failed(f"{method} {path}: HTTP {answer.status_code} {answer.text[:200]}")
+        answer = request(self.admin, method, f"{self.url}{path}", body, ok)
         return answer.json() if answer.text else {}
 
     def find(self, collection: str, **filters) -> dict | None:

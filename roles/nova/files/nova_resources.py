@@ -97,12 +97,7 @@ class Nova:
         self._files: dict[str, bytes] | None = None
 
     def call(self, method: str, url: str, body=None, ok=(200, 201, 202, 204), **kwargs):
-        answer = self.session.request(url, method, json=body, raise_exc=False, **kwargs)
-        if answer.status_code == 404 and 404 not in ok:
-            raise Missing(f"{method} {url}: 404")
-        if answer.status_code not in ok:
-            raise Failed(f"{method} {url}: HTTP {answer.status_code} {answer.text[:300]}")
-        return answer
+        return request(self.session, method, url, body, ok, **kwargs)
 
     def nova(self, method: str, path: str, body=None, ok=(200, 201, 202, 204)) -> dict:
         answer = self.call(method, f"{self.compute}{path}", body, ok, headers=self.headers)
