@@ -15,7 +15,7 @@ from ffulab.context import Context
 from ffulab.errors import FfulabError, PhaseError, UsageError
 from ffulab.logs import start_log
 from ffulab.paths import remember_workspace
-from ffulab.phases import BY_NAME
+from ffulab.phases import BY_NAME, Phase
 from ffulab.state import State
 from ffulab.ui import console, phase_progress
 
@@ -89,9 +89,8 @@ def run_phases(ctx: Context, phases: list[str]) -> None:
         ctx.state.mark_phase(phase, "done", seconds=round(seconds, 1), ended=time.time())
         log.info("phase %s: done in %.1fs", phase, seconds)
         console.print(f"[green]✓[/] {phase:<10} {seconds:6.1f}s")
-        snapshot = BY_NAME[phase].snapshot
-        if snapshot:
-            _auto_snapshot(ctx, snapshot)
+        if BY_NAME[phase].snapshot:
+            _auto_snapshot(ctx, BY_NAME[phase])
 
 
 def _with_nodes_down(ctx: Context, phase: str, exc: FfulabError) -> FfulabError:
@@ -105,10 +104,12 @@ def _with_nodes_down(ctx: Context, phase: str, exc: FfulabError) -> FfulabError:
     return PhaseError(phase, str(exc) + note)
 
 
-def _auto_snapshot(ctx: Context, name: str) -> None:
-    from ffulab.snapshot import auto_snapshot
+def _auto_snapshot(ctx: Context, phase: Phase) -> None:
+    from ffulab.snapshot import auto_snapshot, drop_superseded
 
     with phase_progress("snapshot") as progress:
         ctx.progress = progress
-        if auto_snapshot(ctx, name):
-            console.print(f"[green]✓[/] snapshot   {name}")
+        if phase.snapshot and auto_snapshot(ctx, phase.snapshot):
+            console.print(f"[green]✓[/] snapshot   {phase.snapshot}")
+            if phase.supersedes and not ctx.resolved.config.settings.snapshots.keep_superseded:
+                drop_superseded(ctx, phase.supersedes, phase.snapshot, "keep_superseded")

@@ -139,6 +139,11 @@ class SnapshotSettings(_Strict):
         description="keep every ffu-<release> snapshot; by default an intermediate release's goes once the "
         "next release's is taken (each holds the memory of every node: disk is the cost)",
     )
+    keep_superseded: bool = Field(
+        False,
+        description="keep undercloud-ready once overcloud-deployed is taken; by default it goes (a lab is "
+        "redeployed from overcloud-deployed, and each snapshot holds the memory of every node)",
+    )
     rolling: bool | None = Field(
         None,
         description="a snapshot 'ffu-step' before each FFU step that does work, replaced as the FFU moves "

@@ -1,7 +1,8 @@
 """The pipeline, written once as data (molecule keeps its sequences the same way).
 
 Each phase is the module of its name in this package, with ``run(ctx: Context) -> None``; a phase
-with ``snapshot`` is followed by that automatic lab snapshot (``settings.snapshots.auto``).
+with ``snapshot`` is followed by that automatic lab snapshot (``settings.snapshots.auto``), which
+drops the one it ``supersedes`` unless ``settings.snapshots.keep_superseded``.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ class Phase:
     summary: str
     snapshot: str | None = None
     """The automatic snapshot taken once the phase is done."""
+    supersedes: str | None = None
+    """An earlier phase's automatic snapshot that goes once ``snapshot`` is taken (disk is the cost)."""
 
     def runner(self) -> Callable[[Context], None]:
         """``run`` of ``ffulab.phases.<name>``."""
@@ -42,6 +45,7 @@ PHASES: tuple[Phase, ...] = (
         "overcloud",
         "deploy the lab's services at release N with Ansible; snapshot overcloud-deployed",
         snapshot="overcloud-deployed",
+        supersedes="undercloud-ready",
     ),
     Phase("resources", "create the data that must survive the upgrade (grenade-style)"),
     Phase("baseline", "Tempest and per-service checks at N: what the report compares after the FFU"),

@@ -112,20 +112,14 @@ def _checkpoint(ctx: Context, position: tuple[str, int]) -> None:
 
 def _snapshot(ctx: Context, release: str) -> None:
     """``ffu-<release>`` once the release is done; the release before's goes (settings.snapshots)."""
-    from ffulab.snapshot import auto_snapshot, delete, records
+    from ffulab.snapshot import auto_snapshot, drop_superseded
 
     if not auto_snapshot(ctx, f"ffu-{release}", release=release):
         return
     chain = ctx.resolved.config.release.ffu_chain
     previous = chain.index(release) - 1
-    if ctx.resolved.config.settings.snapshots.keep_releases or previous < 1:
-        return
-    older = records.find(ctx.state, f"ffu-{chain[previous]}")
-    if older and older.get("auto"):
-        delete(ctx.state, older["name"], progress=ctx.progress)
-        ctx.progress(
-            f"snapshot {older['name']} dropped: ffu-{release} is newer (settings.snapshots.keep_releases)"
-        )
+    if not ctx.resolved.config.settings.snapshots.keep_releases and previous >= 1:
+        drop_superseded(ctx, f"ffu-{chain[previous]}", f"ffu-{release}", "keep_releases")
 
 
 def run(ctx: Context) -> None:

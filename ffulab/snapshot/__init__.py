@@ -1,10 +1,10 @@
 """Lab-consistent snapshots: create, list, revert, delete; automatic ones at phase boundaries.
 
 Entry points: :func:`create`, :func:`revert`, :func:`delete`, :func:`listing`,
-:func:`auto_snapshot`, :func:`newest_snapshot_at_or_before`.
+:func:`auto_snapshot`, :func:`drop_superseded`, :func:`newest_snapshot_at_or_before`.
 """
 
-from ffulab.snapshot.auto import auto_snapshot
+from ffulab.snapshot.auto import auto_snapshot, drop_superseded
 from ffulab.snapshot.lab import Options, Outcome, create, delete, listing, revert
 from ffulab.snapshot.records import newest_snapshot_at_or_before
 
@@ -14,6 +14,7 @@ __all__ = [
     "auto_snapshot",
     "create",
     "delete",
+    "drop_superseded",
     "listing",
     "newest_snapshot_at_or_before",
     "revert",

@@ -51,3 +51,12 @@ def auto_snapshot(
         ctx.state.data.ffu.paused.append(Window(**outcome.record["paused"]))
         ctx.state.save()
     return outcome.record
+
+
+def drop_superseded(ctx: Context, older: str, newer: str, setting: str) -> None:
+    """Delete the automatic snapshot ``older`` now that ``newer`` holds a later point of the lab
+    (unless ``settings.snapshots.<setting>``, which the caller checked, asks to keep it)."""
+    record = records.find(ctx.state, older)
+    if record and record.get("auto"):
+        lab.delete(ctx.state, older, progress=ctx.progress)
+        ctx.progress(f"snapshot {older} dropped: {newer} is newer (settings.snapshots.{setting})")

@@ -24,9 +24,13 @@ def fake_phases(
     monkeypatch: pytest.MonkeyPatch,
     runs: dict[str, Callable[[Any], None]],
     snapshots: dict[str, str] | None = None,
+    supersedes: dict[str, str] | None = None,
 ) -> None:
     """The pipeline runs ``runs[name]`` for each phase named there; ``snapshots`` name the automatic
-    snapshot after a phase (default: none at all)."""
-    snapshots = snapshots or {}
-    phases = {name: FakePhase(name, name, snapshots.get(name), run) for name, run in runs.items()}
+    snapshot after a phase (default: none at all), ``supersedes`` the one that snapshot drops."""
+    snapshots, supersedes = snapshots or {}, supersedes or {}
+    phases = {
+        name: FakePhase(name, name, snapshots.get(name), supersedes.get(name), run=run)
+        for name, run in runs.items()
+    }
     monkeypatch.setattr(pipeline, "BY_NAME", phases)

@@ -151,7 +151,7 @@ def test_an_intermediate_releases_snapshot_goes_once_the_next_one_is_taken(ctx: 
         return {"name": name}
 
     monkeypatch.setattr("ffulab.snapshot.auto_snapshot", auto_snapshot)
-    monkeypatch.setattr("ffulab.snapshot.delete", lambda state, name, progress: dropped.append(name))
+    monkeypatch.setattr("ffulab.snapshot.lab.delete", lambda state, name, progress: dropped.append(name))
     monkeypatch.setattr(phase, "run_playbook", lambda ws, pb, ev, progress, limit, label: None)
     phase.run(ctx)
     assert [name for name in taken if name != "ffu-step"] == [

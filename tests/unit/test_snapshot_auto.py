@@ -41,6 +41,9 @@ def test_the_milestone_phases_are_named_as_the_design_says():
         "overcloud": "overcloud-deployed",
         "validate": "validated",
     }
+    assert {phase.name: phase.supersedes for phase in PHASES if phase.supersedes} == {
+        "overcloud": "undercloud-ready"
+    }
 
 
 def test_a_named_phase_is_followed_by_its_automatic_snapshot(fake_lab: FakeLab, fake_phase):
@@ -50,6 +53,26 @@ def test_a_named_phase_is_followed_by_its_automatic_snapshot(fake_lab: FakeLab, 
     assert record["auto"] is True
     assert record["phases"]["fakephase"]["status"] == "done", "taken once the phase is done"
     assert fake_lab.snapshots("undercloud") == ["fake-ready"]
+
+
+@pytest.mark.parametrize("keep", [False, True])
+def test_a_phase_snapshot_drops_the_automatic_one_it_supersedes(fake_lab: FakeLab, monkeypatch, keep):
+    runs = {name: (lambda ctx: None) for name in ("early", "late")}
+    fake_phases(monkeypatch, runs, {"early": "early-ready", "late": "late-ready"}, {"late": "early-ready"})
+    extra = ["settings.snapshots.keep_superseded=true"] if keep else []
+    run_phases(_ctx(fake_lab, *extra), ["early"])
+    assert fake_lab.snapshots("undercloud") == ["early-ready"]
+    run_phases(_ctx(fake_lab, *extra), ["late"])
+    names = [r["name"] for r in fake_lab.state.data.snapshots]
+    assert names == (["early-ready", "late-ready"] if keep else ["late-ready"])
+    assert fake_lab.snapshots("undercloud") == names, "libvirt and the state agree"
+
+
+def test_a_superseded_snapshot_made_by_hand_is_kept(fake_lab: FakeLab, monkeypatch):
+    fake_phases(monkeypatch, {"late": lambda ctx: None}, {"late": "late-ready"}, {"late": "early-ready"})
+    snapshot.create(fake_lab.state, "early-ready")
+    run_phases(_ctx(fake_lab), ["late"])
+    assert [r["name"] for r in fake_lab.state.data.snapshots] == ["early-ready", "late-ready"]
 
 
 def test_other_phases_take_no_snapshot(fake_lab: FakeLab, fake_phase):
