@@ -116,6 +116,21 @@ def lab() -> Lab:
     return _lab()
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A module whose SERVICE the lab does not have is deselected: its checks did not run, and the
+    count says so (a keystone-only lab reports its own checks, not other services' skipped)."""
+    if not os.environ.get(WORKSPACE_ENV):
+        return
+    services = set(_lab().config_services())
+    kept, dropped = [], []
+    for item in items:
+        service = getattr(item.module, "SERVICE", None) if isinstance(item, pytest.Function) else None
+        (dropped if service is not None and service not in services else kept).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """``node``: each node running the module's SERVICE (every overcloud node when it is None); no
     node: the module's tests are skipped."""
