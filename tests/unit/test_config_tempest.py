@@ -11,7 +11,7 @@ def test_the_default_job_pins_tempest_of_2025_2_for_its_chain():
     config = resolve().config
     assert config.tempest is not None
     assert (config.tempest.version, config.tempest.constraints, config.tempest.concurrency) == (
-        "45.0.0", "2025.2", 2,
+        "45.0.0", "2025.2", 1,
     )  # fmt: skip
     assert config.tempest.constraints in config.release.ffu_chain
 
