@@ -1,5 +1,5 @@
 """Benchmark a job as CI runs it: ``ffulab job run`` wall time, cold and warm, by phase, by FFU step and
-by service within each step, each API's downtime.
+by service within each step, each API's downtime, each workload's data plane.
 
     python bench/job.py [--job JOB] [--skip-cold] [--warm N] [--reuse N] [--out bench/results/<job>.json]
 
@@ -7,10 +7,11 @@ Cold: every cache empty (``XDG_CACHE_HOME`` points at a new directory: guest ima
 artifacts, build roots, Tempest's venv and uv's cache are all made again, as on a fresh machine).
 Warm: the same job again with the caches the cold run filled (``--skip-cold``: the user's own
 caches). Each run is a fresh lab, destroyed by the job at its end. Per run: the job's wall time
-and exit code, every phase's seconds (report included, from the job's log), the FFU steps' seconds
-and the control-plane downtime (from summary.json). ``--reuse N``: the job with ``--reuse`` in one
-workspace N + 1 times, the first deploying the lab it keeps, the others starting from its
-``overcloud-deployed`` snapshot (destroyed at the end). Needs root, the Debian mirror and PyPI (cold).
+and exit code, every phase's seconds (report included, from the job's log), the FFU steps' seconds,
+the control-plane downtime and the data plane's loss and outages (from summary.json). ``--reuse N``:
+the job with ``--reuse`` in one workspace N + 1 times, the first deploying the lab it keeps, the
+others starting from its ``overcloud-deployed`` snapshot (destroyed at the end). Needs root, the Debian
+mirror and PyPI (cold).
 """
 
 from __future__ import annotations
@@ -65,6 +66,7 @@ def job_run(job: str, workspace: Path, env: dict[str, str], *extra: str) -> dict
         "ffu_steps": {f"{s['release']}/{s['step']}": s["seconds"] for s in summary["ffu_steps"]},
         "ffu_service_steps": by_service(summary["ffu_steps"]),
         "downtime_seconds": {api: record["seconds"] for api, record in (summary["downtime"] or {}).items()},
+        "dataplane": summary.get("dataplane"),
         "checks": summary.get("checks"),
         "reasons": summary["reasons"],
     }
