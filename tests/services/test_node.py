@@ -1,5 +1,5 @@
-"""Every overcloud node: nothing listens but sshd, the DHCP client and the services of its role (the
-processes each declares in roles/<svc>/ffulab.yml: listens)."""
+"""Every overcloud node: its static hostname is its name; nothing listens but sshd, the DHCP client and
+the services of its role (the processes each declares in roles/<svc>/ffulab.yml: listens)."""
 
 from __future__ import annotations
 
@@ -25,3 +25,9 @@ def test_only_the_roles_services_listen(listening, lab, node):
         if not holders(names) or not holders(names) <= allowed
     ]
     assert not unexpected, f"on {node}, not expected to listen: {'; '.join(unexpected)}"
+
+
+def test_the_hostname_is_the_nodes_name(host, node):
+    """Static, so no DHCP lease coming or going renames the node (OVN's chassis and nova's host)."""
+    assert host.check_output("uname -n") == node, f"{node} calls itself {host.check_output('uname -n')}"
+    assert host.file("/etc/hostname").content_string.strip() == node, f"{node}: /etc/hostname is not its name"
