@@ -16,7 +16,6 @@ import shlex
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -472,13 +471,15 @@ def _parts_runner(tmp_path: Path, parts: dict[str, str]) -> subprocess.Completed
 
 
 def test_a_steps_parts_run_side_by_side_each_output_after_its_service(tmp_path):
-    parts = {
-        "slow": "sleep 2; echo 'ffulab-check: upgrade-check ok slow'; echo ffulab-done",
-        "fast": "echo 'ffulab-check: upgrade-check warning fast'; echo ffulab-done",
+    mark = tmp_path / "fast-ran"
+    parts = {  # slow waits (10 s at most) for fast to have run: only side by side does it see it
+        "slow": f"for i in $(seq 100); do [ -e {mark} ] && break; sleep 0.1; done\n"
+        f"[ -e {mark} ] || echo 'slow ran alone'\n"
+        "echo 'ffulab-check: upgrade-check ok slow'; echo ffulab-done",
+        "fast": f"touch {mark}; echo 'ffulab-check: upgrade-check warning fast'; echo ffulab-done",
     }
-    started = time.monotonic()
     result = _parts_runner(tmp_path, parts)
-    assert time.monotonic() - started < 3.5, "the parts ran one after the other"
+    assert "slow ran alone" not in result.stdout, "the parts ran one after the other"
     assert result.returncode == 0 and result.stdout.endswith("ffulab-done\n"), result.stderr
     lines = result.stdout.splitlines()
     assert [line.split()[1] for line in lines if line.startswith("ffulab-step:")] == ["slow", "fast"]

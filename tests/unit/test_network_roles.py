@@ -282,3 +282,9 @@ def test_neutron_resources_script_is_valid_and_its_program_compiles(hosts):
     assert spec["resources"]["external"]["gateway"] == external["gateway"]
     compile(program.split("\nFFULAB_EOF\n")[0], "neutron resources", "exec")
     assert "ffulab-dataplane: " in program
+
+
+def test_common_makes_the_nodes_name_its_static_hostname_without_dbus(hosts):
+    text = commands_of(render("common", "common.sh.j2", with_defaults("common", hosts[COMPUTE])))
+    assert f"ffulab_put /etc/hostname 644 root:root <<< {COMPUTE}" in text, "static: no DHCP lease renames it"
+    assert "/proc/sys/kernel/hostname" in text and "hostnamectl" not in text, "nodes may have no D-Bus"
