@@ -192,7 +192,8 @@ class OvercloudRecord(Record):
     """service -> its public URL (through the load balancer), for Tempest and the checks."""
     polls: dict[str, str] = Field(default_factory=dict)
     """service -> what the downtime poller GETs (the catalog's ``api.poll``: what answers without a
-    token, e.g. cinder's /healthcheck where its /v3 answers 401); a lab recorded before it polls ``apis``."""
+    token, e.g. a /healthcheck where the versioned root answers 401); a lab recorded before it polls
+    ``apis``."""
     identity_url: str | None = None
     overcloudrc: str | None = None
     seconds: float | None = None
