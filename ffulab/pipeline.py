@@ -89,8 +89,7 @@ def run_phases(ctx: Context, phases: list[str]) -> None:
         ctx.state.mark_phase(phase, "done", seconds=round(seconds, 1), ended=time.time())
         log.info("phase %s: done in %.1fs", phase, seconds)
         console.print(f"[green]✓[/] {phase:<10} {seconds:6.1f}s")
-        if BY_NAME[phase].snapshot:
-            _auto_snapshot(ctx, BY_NAME[phase])
+        _auto_snapshot(ctx, BY_NAME[phase])
 
 
 def _with_nodes_down(ctx: Context, phase: str, exc: FfulabError) -> FfulabError:
@@ -105,11 +104,14 @@ def _with_nodes_down(ctx: Context, phase: str, exc: FfulabError) -> FfulabError:
 
 
 def _auto_snapshot(ctx: Context, phase: Phase) -> None:
+    """The phase's automatic snapshot, if it has one, and the one it supersedes dropped."""
     from ffulab.snapshot import auto_snapshot, drop_superseded
 
+    if not phase.snapshot:
+        return
     with phase_progress("snapshot") as progress:
         ctx.progress = progress
-        if phase.snapshot and auto_snapshot(ctx, phase.snapshot):
+        if auto_snapshot(ctx, phase.snapshot):
             console.print(f"[green]✓[/] snapshot   {phase.snapshot}")
-            if phase.supersedes and not ctx.resolved.config.settings.snapshots.keep_superseded:
+            if phase.supersedes:
                 drop_superseded(ctx, phase.supersedes, phase.snapshot, "keep_superseded")

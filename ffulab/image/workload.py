@@ -47,7 +47,7 @@ FILES_DIR = Path(__file__).parent / "workload_files"
 FILES = {"init": "init", "bin/udhcpc.script": "udhcpc.script", "bin/http.sh": "http.sh"}
 """Initramfs path -> file of :data:`FILES_DIR`; all executable."""
 CMDLINE = "console=ttyS0 quiet panic=-1"
-"""The kernel command line the image is made for (glance's ``os_command_line`` property)."""
+"""The kernel command line the image is made for (the image service's ``os_command_line`` image property)."""
 KERNEL, INITRD, MANIFEST, ARCHIVE = "vmlinuz", "initrd.gz", "manifest.json", "workload.tar.zst"
 TCP_PORT = 80
 

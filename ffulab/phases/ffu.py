@@ -118,7 +118,7 @@ def _snapshot(ctx: Context, release: str) -> None:
         return
     chain = ctx.resolved.config.release.ffu_chain
     previous = chain.index(release) - 1
-    if not ctx.resolved.config.settings.snapshots.keep_releases and previous >= 1:
+    if previous >= 1:
         drop_superseded(ctx, f"ffu-{chain[previous]}", f"ffu-{release}", "keep_releases")
 
 

@@ -54,8 +54,10 @@ def auto_snapshot(
 
 
 def drop_superseded(ctx: Context, older: str, newer: str, setting: str) -> None:
-    """Delete the automatic snapshot ``older`` now that ``newer`` holds a later point of the lab
-    (unless ``settings.snapshots.<setting>``, which the caller checked, asks to keep it)."""
+    """Delete the automatic snapshot ``older`` now that ``newer`` holds a later point of the lab,
+    unless ``settings.snapshots.<setting>`` asks to keep it."""
+    if getattr(ctx.resolved.config.settings.snapshots, setting):
+        return
     record = records.find(ctx.state, older)
     if record and record.get("auto"):
         lab.delete(ctx.state, older, progress=ctx.progress)
