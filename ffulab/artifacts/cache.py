@@ -2,7 +2,7 @@
 
 Layout of the cache (``$XDG_CACHE_HOME/ffulab`` unless given)::
 
-    artifacts/<key>/            a finished artifact: <name>-<version>.tar.zst, manifest.json, freeze.txt
+    artifacts/<key>/            a finished artifact: <name>-<version>.squashfs, manifest.json, freeze.txt
     roots/<digest>/             a build root tree (mmdebstrap)
     uv/                         uv's own cache (downloaded and built wheels), shared by every build
 

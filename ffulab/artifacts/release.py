@@ -227,7 +227,7 @@ def _with_roots(lab: LabConfig, options: dict[str, Any], say: Progress) -> dict[
 
 def mirror_index(artifacts: Iterable[Artifact]) -> dict[str, Any]:
     """What the undercloud's mirror serves, as JSON: per artifact its file ``<series>/<archive>``, sha256,
-    size and the venv path it unpacks to (``tar -C / -xf``). Guests check the sha256 after download.
+    size and the venv path it is mounted at (a squashfs image). Guests check the sha256 after download.
     """
     return {
         "artifacts": [

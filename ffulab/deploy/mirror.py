@@ -1,6 +1,6 @@
 """The undercloud's release mirror: the lab's artifacts laid out per series, copied only when missing.
 
-On the undercloud the mirror is ``/srv/ffulab/mirror/<series>/<name>-<version>.tar.zst`` plus
+On the undercloud the mirror is ``/srv/ffulab/mirror/<series>/<name>-<version>.squashfs`` plus
 ``index.json`` (:func:`ffulab.artifacts.mirror_index`: file, sha256, size, venv of each artifact),
 served on the ctlplane by the undercloud role. A sync asks the undercloud for its index and the
 sizes of its files (one SSH round trip), sends only the artifacts whose sha256 or size differ,
@@ -100,8 +100,8 @@ def listing_script(directory: str = MIRROR_DIR) -> str:
     where = shlex.quote(directory)
     return (
         f"cat {where}/{INDEX_FILE} 2>/dev/null; echo {shlex.quote(_LISTING_MARK)}; "
-        f"cd {where} 2>/dev/null && find . -path ./{INCOMING} -prune -o -type f -name '*.tar.zst' "
-        "-printf '%P %s\\n' || true"
+        f"cd {where} 2>/dev/null && find . -path ./{INCOMING} -prune -o -type f "
+        "\\( -name '*.squashfs' -o -name '*.tar.zst' \\) -printf '%P %s\\n' || true"
     )
 
 

@@ -1,5 +1,5 @@
-"""The real keystone artifact of the default job's first series: built (or from the cache), unpacked over a
-guest-like Debian root, and run there with the guest's /usr/bin/python3.
+"""The real keystone artifact of the default job's first series: built (or from the cache), a squashfs
+image of the venv, unpacked over a guest-like Debian root, and run there with the guest's /usr/bin/python3.
 
 Needs root (mmdebstrap, mount, chroot), the Debian mirror and PyPI; ~2 min cold, seconds when cached.
 """
@@ -15,7 +15,7 @@ from ffulab.artifacts.chroot import Overlay, run_in
 from ffulab.artifacts.roots import builder_recipe, runtime_recipe
 from ffulab.config.resolve import resolve
 
-TOOLS = ("mmdebstrap", "unshare", "chroot", "tar", "zstd")
+TOOLS = ("mmdebstrap", "unshare", "chroot", "mksquashfs", "unsquashfs")
 
 pytestmark = [
     pytest.mark.functional,
@@ -50,16 +50,18 @@ def artifact(request_and_roots):
     )
 
 
-def test_the_archive_holds_only_the_venv_at_its_guest_path(artifact):
-    members = subprocess.run(
-        ["tar", "-I", "zstd", "-tf", str(artifact.path)], capture_output=True, text=True, check=True
+def test_the_image_holds_only_the_venv_its_guest_path_mounts(artifact):
+    listing = subprocess.run(
+        ["unsquashfs", "-lls", "-d", "", str(artifact.path)], capture_output=True, text=True, check=True
     ).stdout.splitlines()
-    prefix = artifact.venv_path.lstrip("/")
+    entries = [line.split(None, 5) for line in listing if line[:1] in "-dl" and len(line.split()) >= 6]
+    members = {fields[5].split(" -> ")[0] for fields in entries}
+    assert artifact.path.suffix == ".squashfs"
     assert artifact.venv_path == f"/opt/openstack/keystone-{artifact.version}"
-    assert members and all(m.rstrip("/") == prefix or m.startswith(prefix + "/") for m in members)
-    assert f"{prefix}/bin/keystone-manage" in members
-    assert f"{prefix}/.lock" not in members, "uv's lock file of the venv stays on the virthost"
+    assert "/bin/keystone-manage" in members and "/pyvenv.cfg" in members
+    assert "/.lock" not in members, "uv's lock file of the venv stays on the virthost"
     assert not any("openstackclient" in m for m in members), "the client is its own artifact"
+    assert {fields[1] for fields in entries} == {"root/root"}, "every file root's: -all-root"
 
 
 def test_keystone_manage_runs_with_the_guests_python_in_a_guest_like_root(
@@ -67,9 +69,9 @@ def test_keystone_manage_runs_with_the_guests_python_in_a_guest_like_root(
 ):
     _, _, runtime = request_and_roots
     layer = tmp_path / "layer"
-    layer.mkdir()
-    subprocess.run(["tar", "-C", str(layer), "-I", "zstd", "-xf", str(artifact.path)], check=True)
     venv = layer / artifact.venv_path.lstrip("/")
+    venv.parent.mkdir(parents=True)
+    subprocess.run(["unsquashfs", "-q", "-n", "-d", str(venv), str(artifact.path)], check=True)
     assert os.readlink(venv / "bin/python3") == "/usr/bin/python3"
     assert "home = /usr/bin" in (venv / "pyvenv.cfg").read_text()
     overlay = Overlay.create(tmp_path / "ovl", [layer, runtime.tree])

@@ -97,7 +97,7 @@ def fake_build(monkeypatch):
         out = work / "entry"
         out.mkdir()
         archive = out / build.archive_name(self.spec, self.version)
-        archive.write_bytes(b"zstd")
+        archive.write_bytes(b"hsqs")
         manifest = {
             "key": self.key,
             "service": self.spec.name,
@@ -147,7 +147,7 @@ def test_first_call_builds_second_is_a_cache_hit(tmp_path, fake_build, roots, co
     assert first.built and not again.built
     assert len(fake_build) == 1
     assert first.key == again.key and first.path == again.path
-    assert first.path == tmp_path / "artifacts" / first.key / "keystone-25.0.0.tar.zst"
+    assert first.path == tmp_path / "artifacts" / first.key / "keystone-25.0.0.squashfs"
     assert first.venv_path == "/opt/openstack/keystone-25.0.0"
     assert first.manifest["freeze"] == ["keystone==25.0.0"]
     assert any("built" in line for line in lines)
@@ -181,7 +181,7 @@ def test_a_lock_is_read_checked_and_changes_the_key(tmp_path, fake_build, roots,
 def test_a_failed_build_leaves_nothing_half_made(tmp_path, monkeypatch, roots, constraints):
     def dies(self, work, uv_cache, index_url, say):
         (work / "entry").mkdir()
-        (work / "entry" / "keystone-25.0.0.tar.zst").write_bytes(b"half")
+        (work / "entry" / "keystone-25.0.0.squashfs").write_bytes(b"half")
         raise KeyboardInterrupt
 
     monkeypatch.setattr(_Build, "run", dies)

@@ -105,27 +105,47 @@ ffulab_unit_active() {
 ffulab_fetch() {
     local url=$1 sum=$2 dest=$3
     curl --fail --silent --show-error --retry 5 --retry-connrefused --retry-delay 2 -o "$dest" "$url" || return 1
+    ffulab_fetch_checked "$url" "$sum" "$dest"
+}
+
+# ffulab_fetch_checked SOURCE SHA256 FILE: FILE (fetched from SOURCE) has the sha256 of the mirror's index,
+# else it is removed and the script fails
+ffulab_fetch_checked() {
+    local source=$1 sum=$2 dest=$3
     if ! echo "$sum  $dest" | sha256sum --quiet --check --strict -; then
         rm -f "$dest"
-        echo "ffulab: $url does not have the sha256 of the mirror's index ($sum)" >&2
+        echo "ffulab: $source does not have the sha256 of the mirror's index ($sum)" >&2
         return 1
     fi
 }
 
-# ffulab_venv ARCHIVE_URL SHA256 VENV: unpack a prebuilt venv archive at VENV (tar -C /), once per sha256.
-# Sets FFULAB_VENV_CHANGED=1 when it unpacked it, else 0.
+# ffulab_venv IMAGE SHA256 VENV: the prebuilt venv's squashfs IMAGE (a mirror URL, or a file here) mounted
+# read-only at VENV, once per sha256: kept in /var/lib/ffulab/venvs and listed in /etc/fstab (a rebooted
+# node mounts it again). Nothing is unpacked: under TCG unpacking a venv took minutes, a mount takes
+# milliseconds and a file is decompressed when first read. Sets FFULAB_VENV_CHANGED=1 when it mounted it.
+FFULAB_VENVS=/var/lib/ffulab/venvs
 ffulab_venv() {
-    local url=$1 sum=$2 venv=$3 archive
+    local source=$1 sum=$2 venv=$3 image out
+    image=$FFULAB_VENVS/$(basename "$venv").squashfs
     FFULAB_VENV_CHANGED=0
-    if [ "$(cat "$venv/.ffulab-sha256" 2>/dev/null)" = "$sum" ]; then
+    if [ "$(cat "$image.sha256" 2>/dev/null)" = "$sum" ] && mountpoint -q "$venv"; then
         return 0
     fi
-    rm -rf "$venv"
-    archive=$(mktemp /var/tmp/ffulab-venv-XXXXXX.tar.zst)
-    ffulab_time "download $(basename "$url")" ffulab_fetch "$url" "$sum" "$archive"
-    ffulab_time "unpack $venv" tar -C / -I zstd -xf "$archive"
-    rm -f "$archive"
-    echo "$sum" > "$venv/.ffulab-sha256"
+    mkdir -p "$FFULAB_VENVS"
+    case $source in
+        http://* | https://*) ffulab_time "download $(basename "$source")" ffulab_fetch "$source" "$sum" "$image.part" ;;
+        *) cp "$source" "$image.part" && ffulab_fetch_checked "$source" "$sum" "$image.part" ;;
+    esac || return 1
+    if mountpoint -q "$venv"; then umount --lazy "$venv"; fi  # another build of the same version
+    rm -rf "$venv"  # an unpacked venv of an older ffulab
+    mv -f "$image.part" "$image"
+    mkdir -p "$venv"
+    sed -i "\\|^[^ ]* $venv squashfs |d" /etc/fstab
+    echo "$image $venv squashfs ro,loop,nodev,nosuid 0 0" >> /etc/fstab
+    # mount's hint that fstab changed behind systemd's back is noise here: shown only on failure
+    out=$(ffulab_time "mount $venv" mount "$venv" 2>&1) || { echo "$out" >&2; return 1; }
+    printf '%s\n' "$out" | grep '^ffulab-step:' || true
+    echo "$sum" > "$image.sha256"
     FFULAB_VENV_CHANGED=1
     ffulab_changed "$venv"
 }
