@@ -4,7 +4,8 @@ Tasks on a TCG guest cost seconds each (DESIGN.md), so every run uses SSH pipeli
 the workspace's ssh config (ControlPersist), and reports each task that ran (none that every
 host skipped). Each result keeps every task's duration and the ``ffulab-step: NAME SECONDS``
 lines role scripts print (where the time goes inside one script), and counts changed tasks per
-host (idempotence).
+host (idempotence). A task still running after a minute without news is shown again, with the steps its
+hosts' scripts finished since (watch.py).
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ffulab import interrupts
+from ffulab.deploy.watch import TaskWatch
 from ffulab.errors import FfulabError
 from ffulab.paths import data_root
 from ffulab.provision.access import INVENTORY
@@ -43,6 +46,11 @@ RAN = frozenset({"runner_on_ok", "runner_on_failed", "runner_item_on_ok", "runne
 Ansible announces a task (``playbook_on_task_start``, and ``runner_on_start`` per host) before it
 evaluates the task's ``when``, so a step's playbook would list every other step's tasks as they are
 skipped. An include is shown when it includes, before the tasks it brings."""
+ENDED = frozenset({"runner_on_ok", "runner_on_failed", "runner_on_skipped", "runner_on_unreachable"})
+"""The events that end a task on a host (the watch stops counting its time there)."""
+
+CANCEL_CHECK = 1
+"""Seconds between two of ansible-runner's looks at whether ffulab was interrupted (Ctrl-C, SIGTERM)."""
 
 RENDER_DIR = "ansible/rendered"
 """Where role scripts holding secrets are rendered on the virthost (0700, files 0600) while a playbook
@@ -178,18 +186,24 @@ def run_playbook(
     ident = f"{time.strftime('%Y%m%d-%H%M%S')}-{label}"
     result = PlaybookResult(playbook, "running", 0.0, logs / ident / "stdout")
     shown: set[str] = set()
+    watch = TaskWatch(workspace, label, progress)
 
     def on_event(event: dict[str, Any]) -> bool:
         data = event.get("event_data", {})
         kind = event.get("event")
         res = data.get("res") or {}
         host, task = data.get("host", "?"), data.get("task", "?")
+        if kind == "runner_on_start":
+            watch.started(host, task)
+        elif kind in ENDED:
+            watch.ended(host)
         if kind in ("runner_on_ok", "runner_on_failed") and isinstance(res.get("stdout"), str):
             output = {"host": host, "role": data.get("role") or "", "task": task, "stdout": res["stdout"]}
             result.outputs.append(output)
         if kind in RAN and (key := data.get("task_uuid") or f"{data.get('role')}/{task}") not in shown:
             shown.add(key)
             progress(f"{label}: {task}")
+            watch.spoke()
         if kind == "runner_on_ok":
             result.tasks.append(
                 {
@@ -214,21 +228,27 @@ def run_playbook(
     rendered = workspace / RENDER_DIR
     rendered.mkdir(mode=0o700, parents=True, exist_ok=True)
     started = time.monotonic()
+    # ansible-playbook runs under a pty in a session of its own: ffulab's Ctrl-C or SIGTERM does not reach
+    # it, so the runner is told to stop it (SIGKILL to its process group: its forks, ssh, their proxies)
+    # and the KeyboardInterrupt is raised once it has
     try:
-        runner = ansible_runner.run(
-            private_data_dir=str(private),
-            artifact_dir=str(logs),
-            ident=ident,
-            playbook=str(root / "playbooks" / playbook),
-            inventory=str(workspace / INVENTORY),
-            roles_path=[str(root / "roles")],
-            cmdline=f"-e @{variables}",
-            limit=limit,
-            envvars={**ANSIBLE_ENV, "ANSIBLE_LOCAL_TEMP": str(private / "tmp"), "PATH": _search_path()},
-            event_handler=on_event,
-            quiet=True,
-            rotate_artifacts=20,
-        )
+        with interrupts.held(f"stopping ansible-playbook ({label})") as interrupted, watch:
+            runner = ansible_runner.run(
+                private_data_dir=str(private),
+                artifact_dir=str(logs),
+                ident=ident,
+                playbook=str(root / "playbooks" / playbook),
+                inventory=str(workspace / INVENTORY),
+                roles_path=[str(root / "roles")],
+                cmdline=f"-e @{variables}",
+                limit=limit,
+                envvars={**ANSIBLE_ENV, "ANSIBLE_LOCAL_TEMP": str(private / "tmp"), "PATH": _search_path()},
+                event_handler=on_event,
+                cancel_callback=interrupted,
+                settings={"pexpect_timeout": CANCEL_CHECK},
+                quiet=True,
+                rotate_artifacts=20,
+            )
     finally:
         variables.unlink(missing_ok=True)
         for script in rendered.iterdir():

@@ -86,7 +86,8 @@ def create(
     started = time.monotonic()
     outcome = Outcome(record={})
     # never half taken, never left paused: Ctrl-C/SIGTERM wait for the block, then are raised
-    with interrupts.held(f"snapshot create {name}"), _lab(state) as (virthost, _layout, found):
+    held = interrupts.held(f"finishing snapshot create {name} first")
+    with held, _lab(state) as (virthost, _layout, found):
         missing = [node for node, domain in found.items() if domain is None]
         if missing:
             raise SnapshotError(name, f"no domain for {', '.join(missing)}: run the 'provision' phase first")
@@ -161,7 +162,7 @@ def revert(state: State, name: str, options: Options | None = None, progress: Pr
     started = time.monotonic()
     outcome = Outcome(record=record)
     # the domains and the state move together: Ctrl-C/SIGTERM wait for the block, then are raised
-    with interrupts.held(f"snapshot revert {name}"), _lab(state) as (virthost, layout, found):
+    with interrupts.held(f"finishing snapshot revert {name} first"), _lab(state) as (virthost, layout, found):
         in_snapshot = {n["name"]: n for n in record["nodes"]}
         gone = [node for node in in_snapshot if found.get(node) is None]
         if gone:

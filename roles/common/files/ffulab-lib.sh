@@ -15,6 +15,12 @@ if ! flock -w 1800 "$FFULAB_LOCK_FD"; then
     exit 1
 fi
 
+# Each timed step also goes to a file per part that ffulab reads while a task runs long (ffulab/deploy/
+# watch.py): Ansible shows a task's output only when it ends, an hour later for a compute lab's deploy.
+FFULAB_PROGRESS="${FFULAB_PROGRESS_DIR:-/run/ffulab-progress}/${FFULAB_LOCK:-role-script}"
+mkdir -p "${FFULAB_PROGRESS%/*}"
+: > "$FFULAB_PROGRESS"
+
 ffulab_changed() { echo "ffulab-changed: $*"; }
 
 # the last line of every role script: the task fails without it (a truncated script must not pass)
@@ -27,6 +33,7 @@ ffulab_time() {
     local name=$1 start rc=0
     shift
     start=$(ffulab_now_ms)
+    echo "ffulab-start: $name" >> "$FFULAB_PROGRESS"
     "$@" || rc=$?
     ffulab_step "$name" "$start"
     return $rc
@@ -34,8 +41,10 @@ ffulab_time() {
 
 # ffulab_step NAME START_MS: print the seconds since START_MS
 ffulab_step() {
-    local ms=$(( $(ffulab_now_ms) - $2 ))
-    printf 'ffulab-step: %s %d.%03d\n' "$1" $(( ms / 1000 )) $(( ms % 1000 ))
+    local ms=$(( $(ffulab_now_ms) - $2 )) line
+    printf -v line 'ffulab-step: %s %d.%03d' "$1" $(( ms / 1000 )) $(( ms % 1000 ))
+    echo "$line"
+    echo "$line" >> "$FFULAB_PROGRESS"
 }
 
 # ffulab_put PATH MODE OWNER:GROUP < CONTENT: replace PATH only when content, mode or owner differ.
