@@ -242,6 +242,8 @@ def listening(host: testinfra.host.Host) -> list[tuple[str, str, str]]:
     found = []
     for line in host.check_output("ss -Hlntup").splitlines():
         fields = line.split()
-        processes = ",".join(sorted(set(re.findall(r'\("([^"]+)"', fields[-1]))))
-        found.append((fields[0], fields[4], processes))
+        # a name may hold spaces: setproctitle (neutron's) makes gunicorn's "gunicorn: master [...]",
+        # cut to the kernel's 15 characters; such a title names the program before its colon
+        names = {name.split(":")[0] for name in re.findall(r'\("([^"]+)",pid=', line)}
+        found.append((fields[0], fields[4], ",".join(sorted(names))))
     return found
