@@ -129,7 +129,11 @@ class TaskWatch:
             names = ", ".join(host for host, _since in hosts)
             self.progress(f"{self.label}: {task}: still running on {names} ({minutes_since(longest)})")
             for host, since in hosts:
-                for line in self.read(self.workspace, host, int(now - since) + 2):
+                lines = self.read(self.workspace, host, int(now - since) + 2)
+                with self._lock:
+                    if self._running.get(host) != (task, since):
+                        continue  # the task ended meanwhile: its output is in the result, after its line
+                for line in lines:
                     text = shown(line)
                     if text and (host, task, line) not in self._seen:
                         self._seen.add((host, task, line))

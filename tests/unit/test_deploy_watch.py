@@ -91,3 +91,20 @@ def test_role_scripts_and_parts_leave_steps_the_watch_reads(tmp_path):
         "keystone: db sync",
         "keystone: deploy (exit 0)",
     ], read
+
+
+def test_steps_read_after_the_task_ended_are_left_to_its_result(tmp_path):
+    """The SSH read takes seconds under TCG: a task that ended meanwhile is shown by its result, in order."""
+    lines: list[str] = []
+    holder: list[TaskWatch] = []
+
+    def read(_workspace: Path, host: str, _seconds: int) -> list[str]:
+        holder[0].ended(host)
+        return ["keystone ffulab-step: deploy (exit 0) 45.4"]
+
+    with TaskWatch(tmp_path, "deploy", lines.append, every=0.1, read=read) as task_watch:
+        holder.append(task_watch)
+        task_watch.started("node-a", "The step's parts side by side, keystone")
+        wait_until(lambda: len(lines) >= 1)
+        time.sleep(0.3)
+    assert len(lines) == 1 and "still running on node-a" in lines[0], lines
