@@ -27,4 +27,5 @@ def run(ctx: Context) -> None:
     changed = sum(item.status != "ok" for item in items)
     ctx.progress(f"{len(items)} resource(s), {changed} created or updated, in {seconds:.0f} s")
     for name, workload in applied.workloads.items():
-        ctx.progress(f"workload {name}: server {workload.server} on {workload.host}, {workload.address}")
+        server = f", server {workload.server}" if workload.server else ""
+        ctx.progress(f"workload {name} ({workload.service}): {workload.address} on {workload.host}{server}")
