@@ -146,10 +146,17 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("node", nodes, scope="module")
 
 
+CONNECT_TIMEOUT = 30
+"""Seconds testinfra's ssh waits for a node to connect and greet."""
+
+
 @pytest.fixture(scope="module")
 def host(lab: Lab, node: str) -> testinfra.host.Host:
-    """The node through the workspace's ssh config (undercloud as jump host)."""
-    return testinfra.get_host(f"ssh://{node}", ssh_config=str(lab.workspace / SSH_CONFIG))
+    """The node through the workspace's ssh config (undercloud as jump host). testinfra's default 10 s
+    connect timeout also bounds the banner: a loaded TCG guest behind the undercloud missed it (two labs
+    on the machine; the handshake takes ~1 s on an idle one)."""
+    config = str(lab.workspace / SSH_CONFIG)
+    return testinfra.get_host(f"ssh://{node}", ssh_config=config, timeout=CONNECT_TIMEOUT)
 
 
 @pytest.fixture(scope="module")
