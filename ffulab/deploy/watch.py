@@ -133,7 +133,11 @@ class TaskWatch:
                 with self._lock:
                     if self._running.get(host) != (task, since):
                         continue  # the task ended meanwhile: its output is in the result, after its line
+                ended = {f"{m['part']} {m['step']}" for m in map(LINE.match, lines) if m and m["step"]}
                 for line in lines:
+                    match = LINE.match(line)
+                    if match and match["started"] and f"{match['part']} {match['started']}" in ended:
+                        continue  # started and ended since the last look: its end says both
                     text = shown(line)
                     if text and (host, task, line) not in self._seen:
                         self._seen.add((host, task, line))

@@ -108,3 +108,20 @@ def test_steps_read_after_the_task_ended_are_left_to_its_result(tmp_path):
         wait_until(lambda: len(lines) >= 1)
         time.sleep(0.3)
     assert len(lines) == 1 and "still running on node-a" in lines[0], lines
+
+
+def test_a_step_that_started_and_ended_between_two_looks_is_shown_once(tmp_path):
+    lines: list[str] = []
+    node = [
+        "keystone ffulab-start: db_sync",
+        "keystone ffulab-step: db_sync 91.7",
+        "keystone ffulab-start: bootstrap",
+    ]
+    with TaskWatch(tmp_path, "deploy", lines.append, every=0.1, read=lambda *_: node) as task_watch:
+        task_watch.started("node-a", "The step's parts side by side, keystone")
+        wait_until(lambda: len(lines) >= 3)
+        time.sleep(0.3)
+    assert [line for line in lines if "node-a: keystone" in line] == [
+        "deploy: node-a: keystone: db_sync 91.7 s",
+        "deploy: node-a: keystone: bootstrap …",
+    ]

@@ -33,7 +33,7 @@ ffulab_time() {
     local name=$1 start rc=0
     shift
     start=$(ffulab_now_ms)
-    echo "ffulab-start: $name" >> "$FFULAB_PROGRESS"
+    echo "ffulab-start: $name" >> "${FFULAB_PROGRESS:-/dev/null}"
     "$@" || rc=$?
     ffulab_step "$name" "$start"
     return $rc
@@ -44,7 +44,7 @@ ffulab_step() {
     local ms=$(( $(ffulab_now_ms) - $2 )) line
     printf -v line 'ffulab-step: %s %d.%03d' "$1" $(( ms / 1000 )) $(( ms % 1000 ))
     echo "$line"
-    echo "$line" >> "$FFULAB_PROGRESS"
+    echo "$line" >> "${FFULAB_PROGRESS:-/dev/null}"  # unset where only the functions are sourced
 }
 
 # ffulab_put PATH MODE OWNER:GROUP < CONTENT: replace PATH only when content, mode or owner differ.
