@@ -184,6 +184,10 @@ def test_the_resources_program_compiles_and_reads_the_workloads_answer(variables
     answer = b"HTTP/1.0 200 OK\r\nContent-Length: 60\r\n\r\n123.45 230.10 boot_id " + boot + b"\n"
     match = namespace["_ANSWER"].search(answer)
     assert float(match["uptime"]) == 123.45 and match["boot"] == boot
+    # the lab's snapshot pauses between create (t=100) and verify (t=400) are not the workload's uptime
+    assert spec["paused"] == [], "no snapshot yet: nothing paused"
+    paused = [[50.0, 120.0], [200.0, 230.0], [390.0, 450.0]]
+    assert namespace["paused_between"](paused, 100.0, 400.0) == 20.0 + 30.0 + 10.0
 
 
 def test_tempest_leaves_out_the_tests_that_ssh_into_the_guest():
