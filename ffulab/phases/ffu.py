@@ -129,6 +129,10 @@ def run(ctx: Context) -> None:
     rerun = options.get("from_release") or options.get("from_step")
     if ffu.status == "done" and not rerun and not options.get("rollback_drill"):
         ctx.progress(f"the FFU is done: the lab is at {plan.chain[-1]}")
+        verified = ctx.state.data.resources.verified
+        if not verified or verified["release"] != plan.chain[-1] or verified["failed"]:
+            # the upgrade ended but its verification did not pass (or never ran): a rerun checks again
+            verify_if_created(ctx, label=f"resources-verify-{plan.chain[-1]}")
         return
     if not ffu.steps:
         _record_before(ctx)

@@ -181,3 +181,23 @@ def test_the_poller_gets_each_apis_poll_url_and_a_lab_recorded_without_them_its_
     assert started == [
         {"identity": FakePoller.urls["identity"], "image": "http://192.0.2.10:9292/healthcheck"}
     ]
+
+
+@pytest.mark.parametrize(
+    ("verified", "again"),
+    [
+        (None, True),
+        ({"release": "2025.2", "failed": ["nova server ffulab-workload: FAILED uptime"]}, True),
+        ({"release": "2025.1", "failed": []}, True),
+        ({"release": "2025.2", "failed": []}, False),
+    ],
+    ids=["never", "failed", "older release", "passed"],
+)
+def test_a_done_ffu_is_verified_again_until_it_passed(ctx: Context, monkeypatch, verified, again):
+    monkeypatch.setattr(phase, "run_playbook", lambda *a, **kw: None)
+    ctx.state.data.ffu.status = "done"
+    ctx.state.data.resources.verified = verified
+    verifications = []
+    monkeypatch.setattr(phase, "verify_if_created", lambda ctx, label: verifications.append(label))
+    phase.run(ctx)
+    assert verifications == (["resources-verify-2025.2"] if again else [])
