@@ -77,7 +77,9 @@ def resource_services(config: LabConfig, catalog: Catalog) -> list[str]:
 
 def resources_extravars(ctx: Context, action: str, services: list[str]) -> dict[str, Any]:
     """The undercloud's and the deploy's variables, the action, the services, each one's seed."""
-    deploy = deploy_extravars(ctx)  # first: it names the missing phase when there is no mirror yet
+    # first: it names the missing phase when there is no mirror yet. At the release the lab is at: the
+    # scripts act on what it runs (nova boots a new server at the FFU's last release, not at N)
+    deploy = deploy_extravars(ctx, lab_release(ctx))
     index = ctx.state.data.undercloud["mirror"]["index"]
     layout = Layout.from_dict(ctx.state.data.layout)
     return {

@@ -162,6 +162,9 @@ def test_verify_records_the_release_the_lab_is_at(ctx: Context, monkeypatch):
     verified = verify_resources(ctx, label="resources-verify-2025.2")
     assert playbook.calls[-1]["resources_action"] == "verify"
     assert playbook.calls[-1]["label"] == "resources-verify-2025.2"
+    assert playbook.calls[0]["release"] == "2024.1" and playbook.calls[-1]["release"] == "2025.2", (
+        "the scripts get the release the lab runs (nova boots a new server at the last one)"
+    )
     assert verified == ctx.state.data.resources.verified
     assert (verified["release"], verified["items"], verified["ok"], verified["failed"]) == (
         "2025.2",
