@@ -66,6 +66,17 @@ def shown(line: str) -> str | None:
     return f"{match['part']}: {match['step']} {float(match['seconds']):.1f} s"
 
 
+def readable(lines: list[str]) -> list[tuple[str, str]]:
+    """(line, how it reads) for each progress line; a step's start is left out when its end is there too."""
+    matches = [(line, LINE.match(line.strip())) for line in lines]
+    ended = {(m["part"], m["step"]) for _line, m in matches if m and m["step"]}
+    return [
+        (line, text)
+        for line, m in matches
+        if m and not (m["started"] and (m["part"], m["started"]) in ended) and (text := shown(line))
+    ]
+
+
 def minutes_since(seconds: float) -> str:
     return f"{int(seconds // 60)}m{int(seconds % 60):02d}s"
 
@@ -133,12 +144,7 @@ class TaskWatch:
                 with self._lock:
                     if self._running.get(host) != (task, since):
                         continue  # the task ended meanwhile: its output is in the result, after its line
-                ended = {f"{m['part']} {m['step']}" for m in map(LINE.match, lines) if m and m["step"]}
-                for line in lines:
-                    match = LINE.match(line)
-                    if match and match["started"] and f"{match['part']} {match['started']}" in ended:
-                        continue  # started and ended since the last look: its end says both
-                    text = shown(line)
-                    if text and (host, task, line) not in self._seen:
+                for line, text in readable(lines):
+                    if (host, task, line) not in self._seen:
                         self._seen.add((host, task, line))
                         self.progress(f"{self.label}: {host}: {text}")
