@@ -87,26 +87,12 @@ def resources_extravars(ctx: Context, action: str, services: list[str]) -> dict[
         **deploy,
         "resources_action": action,
         "resources_services": services,
-        "resources_paused": lab_paused(ctx),
+        # a workload's uptime does not run on through them (nova's verify leaves them out)
+        "resources_paused": [[w.start, w.end] for w in ctx.state.data.stood_still()],
         "resources_passwords": {
             service: lab_secret(ctx.workspace, f"{service}_resources_password") for service in services
         },
     }
-
-
-def lab_paused(ctx: Context) -> list[list[float]]:
-    """When ffulab had every domain paused for a snapshot ([start, end], wall clock, overlaps merged): a
-    workload's uptime does not run on then, so its verification does not count them (nova's workload)."""
-    windows = [(w.start, w.end) for w in ctx.state.data.ffu.paused]
-    records = [record["paused"] for record in ctx.state.data.snapshots if record.get("paused")]
-    windows += [(paused["start"], paused["end"]) for paused in records]
-    merged: list[list[float]] = []
-    for start, end in sorted(windows):
-        if merged and start <= merged[-1][1]:
-            merged[-1][1] = max(merged[-1][1], end)
-        else:
-            merged.append([start, end])
-    return merged
 
 
 @dataclass(frozen=True)

@@ -207,9 +207,10 @@ def _downtime(ctx: Context, plan: FfuPlan, drill: bool = False) -> Iterator[None
         final = ffu.steps.get(step_key(positions(plan.chain, plan.path)[-1]))
         until = final.ended if final and final.status == "done" and not drill else None
         holder = ffu.rollback_drill if drill and ffu.rollback_drill else ffu
-        counted = downtime.unpaused(samples, ffu.paused)
+        still = ctx.state.data.stood_still()
+        counted = downtime.unpaused(samples, still)
         holder.downtime = downtime.merge_all(holder.downtime, urls, counted, until)
-        holder.dataplane = dataplane.merge(holder.dataplane, workloads, samples, until, ffu.paused)
+        holder.dataplane = dataplane.merge(holder.dataplane, workloads, samples, until, still)
         ctx.state.save()
         prefix = "rollback drill: " if drill else ""
         if urls:

@@ -21,7 +21,7 @@ from typing import Any
 from ffulab.errors import BadSnapshotName, FfulabError, NoSuchSnapshot
 from ffulab.ffu.positions import DONE
 from ffulab.phases import PHASE_NAMES
-from ffulab.state import FfuRecord, State
+from ffulab.state import FfuRecord, State, Window
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$"
 """Also a qemu internal snapshot tag: kept free of spaces and quotes."""
@@ -107,7 +107,11 @@ def new_record(
 def restore(state: State, record: dict[str, Any]) -> None:
     """Put back what ffulab believed the lab was at when ``record`` was taken, and say it was reverted."""
     state.data.restore_contents(record["phases"], record.get("state", {}))
-    state.data.last_revert = {"snapshot": record["name"], "at": round(time.time(), 3)}
+    now = round(time.time(), 3)
+    state.data.last_revert = {"snapshot": record["name"], "at": now}
+    # the guests are back at the moment their memory was saved: what the lab lived since is gone
+    taken = (record.get("paused") or {}).get("start", record["created"])
+    state.data.clock_gaps.append(Window(start=taken, end=now))
     state.save()
 
 

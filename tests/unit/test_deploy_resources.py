@@ -228,20 +228,3 @@ def test_run_playbook_keeps_what_scripts_printed_even_when_they_failed(tmp_path:
     outputs = exc.value.result.outputs
     assert [(o["role"], o["task"]) for o in outputs] == [("keystone", "A"), ("keystone", "B")]
     assert [item.status for item in parse_items(exc.value.result)] == ["ok", "MISSING"]
-
-
-def test_the_labs_snapshot_pauses_reach_the_resources_merged():
-    """Every window ffulab had the lab paused (the FFU's snapshots, and those still listed), overlaps once."""
-    from types import SimpleNamespace
-
-    from ffulab.deploy.resources import lab_paused
-    from ffulab.state import Window
-
-    data = SimpleNamespace(
-        ffu=SimpleNamespace(paused=[Window(start=300.0, end=320.0), Window(start=100.0, end=110.0)]),
-        snapshots=[
-            {"name": "overcloud-deployed"},
-            {"name": "ffu-2024.2", "paused": {"start": 310.0, "end": 330.0}},
-        ],
-    )
-    assert lab_paused(SimpleNamespace(state=SimpleNamespace(data=data))) == [[100.0, 110.0], [300.0, 330.0]]

@@ -103,6 +103,16 @@ def test_a_snapshot_pause_is_not_an_outage_nor_a_stalled_uptime():
     assert naive.probes["icmp"].lost == 24 and naive.uptime.continuous is False
 
 
+def test_a_revert_mid_ffu_is_not_a_reboot():
+    """A rerun after a revert: the record comes back from the snapshot (last answer at 100 s, uptime 50),
+    the guest resumes from the moment it was taken (110 s) although the revert came at 400 s."""
+    before = dataplane.merge({}, WORKLOAD, _plane((100, True, 50), kind="tcp"), None)
+    after = _plane((420, True, 80), kind="tcp")
+    gap = [Window(start=110.0, end=400.0)]
+    assert dataplane.merge(before, WORKLOAD, after, None, gap)["workload"].uptime.continuous is True
+    assert dataplane.merge(before, WORKLOAD, after, None)["workload"].uptime.continuous is False
+
+
 def test_the_limits_fail_a_long_outage_or_too_much_loss_and_pass_none():
     clean = dataplane.merge({}, WORKLOAD, _plane(*((t, True) for t in range(200))), None)
     assert dataplane.problems(clean, 60, 1) == []

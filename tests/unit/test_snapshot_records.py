@@ -8,7 +8,7 @@ import pytest
 
 from ffulab.errors import BadSnapshotName, FfulabError, NoSuchSnapshot
 from ffulab.snapshot import newest_snapshot_at_or_before, records
-from ffulab.state import FfuRecord, OvercloudRecord, State
+from ffulab.state import FfuRecord, OvercloudRecord, State, Window
 
 CHAIN = ["2024.1", "2024.2", "2025.1", "2025.2"]
 
@@ -76,6 +76,29 @@ def test_restore_of_a_snapshot_from_before_the_ffu_engine_forgets_its_state(stat
     state.update(ffu=FfuRecord(release="2024.2", step=5))
     records.restore(state, record)
     assert State.load(state.workspace).data.ffu == FfuRecord()
+
+
+def test_a_revert_is_a_gap_in_the_guests_clocks_that_the_next_revert_keeps(state: State, monkeypatch):
+    """After a revert the guests are back at the moment the snapshot paused them: from then to the revert
+    their uptime did not run on. That history is the lab's, so a later revert does not take it back."""
+    record = records.new_record(state, "s1", [], auto=False)
+    record["paused"] = {"start": 1000.0, "end": 1012.0}
+    monkeypatch.setattr(records.time, "time", lambda: 1500.0)
+    records.restore(state, record)
+    assert State.load(state.workspace).data.clock_gaps == [Window(start=1000.0, end=1500.0)]
+    monkeypatch.setattr(records.time, "time", lambda: 1700.0)
+    records.restore(state, record)
+    assert [(w.start, w.end) for w in state.data.clock_gaps] == [(1000.0, 1500.0), (1000.0, 1700.0)]
+    assert [(w.start, w.end) for w in state.data.stood_still()] == [(1000.0, 1700.0)]
+
+
+def test_the_lab_stood_still_in_its_snapshot_pauses_and_revert_gaps_merged(state: State):
+    state.data.ffu.paused = [Window(start=300.0, end=320.0), Window(start=100.0, end=110.0)]
+    state.data.clock_gaps = [Window(start=500.0, end=600.0)]
+    _add(state, "overcloud-deployed", 1.0)
+    state.data.snapshots[-1]["paused"] = {"start": 310.0, "end": 330.0}
+    still = [(w.start, w.end) for w in state.data.stood_still()]
+    assert still == [(100.0, 110.0), (300.0, 330.0), (500.0, 600.0)]
 
 
 def test_newest_snapshot_at_or_before_follows_the_ffu_chain(state: State):
