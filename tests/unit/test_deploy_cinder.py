@@ -162,3 +162,74 @@ def test_the_data_pattern_is_the_same_bytes_at_write_and_at_verify(tmp_path):
     assert sums[0] == sums[1] != sums[2]
     size = subprocess.run(["bash", "-c", f"{program}\npattern a 1 | wc -c"], capture_output=True, text=True)
     assert size.stdout.strip() == str(2 * 1048576)
+
+
+@pytest.fixture
+def cinder_class(monkeypatch):
+    """The resources script's Cinder class as the runner composes it (common runner + cinder's items),
+    keystoneauth stubbed: the dev venv has none, and these tests call no API."""
+    import sys
+    import types
+
+    for name in ("keystoneauth1", "keystoneauth1.session", "keystoneauth1.identity"):
+        monkeypatch.setitem(sys.modules, name, types.ModuleType(name))
+    sys.modules["keystoneauth1"].session = sys.modules["keystoneauth1.session"]
+    sys.modules["keystoneauth1"].identity = sys.modules["keystoneauth1.identity"]
+    sys.modules["keystoneauth1.session"].Session = object
+    sys.modules["keystoneauth1.identity"].v3 = None
+    program = "\n".join(
+        (ROLES / path).read_text()
+        for path in ("common/files/ffulab_resources.py", "cinder/files/cinder_resources.py")
+    )
+    namespace: dict = {"__name__": "cinder_resources"}
+    exec(compile(program, "cinder_resources", "exec"), namespace)
+    return namespace
+
+
+def _cinder(namespace: dict, create: bool, found: dict):
+    """A Cinder whose API has one item ``found`` (volume or snapshot) and records the calls made."""
+    cinder = namespace["Cinder"].__new__(namespace["Cinder"])
+    cinder.spec, cinder.create, cinder.calls = {"host": "ctl@lvm"}, create, []
+    cinder.find = lambda kind, name: found
+    cinder.wanted = lambda kind, name: {"id": "v1", "size": 1}
+    cinder.call = lambda method, path, body=None: cinder.calls.append((method, path, body)) or {}
+    return cinder
+
+
+VOLUME = {
+    "id": "v1",
+    "status": "available",
+    "size": 1,
+    "volume_type": "__DEFAULT__",
+    "os-vol-host-attr:host": "ctl@lvm#lvm",
+    "description": "old",
+    "bootable": "false",
+    "metadata": {"a": "1"},
+}
+ENTRY = {"name": "vol", "size": 1, "description": "new", "bootable": True, "metadata": {"a": "2"}}
+
+
+def test_a_volume_that_differs_fails_its_verification_and_is_mended_by_create(cinder_class):
+    verify = _cinder(cinder_class, create=False, found=dict(VOLUME))
+    with pytest.raises(cinder_class["Failed"], match="description is 'old', expected 'new'"):
+        verify.volume(ENTRY)
+    assert verify.calls == []
+    create = _cinder(cinder_class, create=True, found=dict(VOLUME))
+    assert create.volume(ENTRY) == "updated"
+    assert create.calls == [
+        ("POST", "/volumes/v1/metadata", {"metadata": {"a": "2"}}),
+        ("PUT", "/volumes/v1", {"volume": {"description": "new"}}),
+        ("POST", "/volumes/v1/action", {"os-set_bootable": {"bootable": True}}),
+    ]
+    same = {**VOLUME, "description": "new", "bootable": "true", "metadata": {"a": "2"}}
+    assert _cinder(cinder_class, create=False, found=same).volume(ENTRY) == "ok"
+
+
+def test_a_snapshot_with_other_metadata_fails_its_verification_and_is_mended_by_create(cinder_class):
+    snapshot = {"id": "s1", "status": "available", "volume_id": "v1", "size": 1, "description": "d"}
+    entry = {"name": "snap", "volume": "vol", "description": "d", "metadata": {"k": "v"}}
+    with pytest.raises(cinder_class["Failed"], match="metadata: k is None, expected 'v'"):
+        _cinder(cinder_class, create=False, found={**snapshot, "metadata": {}}).snapshot(entry)
+    create = _cinder(cinder_class, create=True, found={**snapshot, "metadata": {}})
+    assert create.snapshot(entry) == "updated"
+    assert create.calls == [("POST", "/snapshots/s1/metadata", {"metadata": {"k": "v"}})]

@@ -72,6 +72,24 @@ class Cinder:
                 raise Failed(f"{kind} {item['id']} still {item['status']} after {WAIT_SECONDS} s")
             time.sleep(POLL_SECONDS)
 
+    def mend(self, kind: str, found: dict, metadata: dict, wrong: dict, mends: dict) -> bool:
+        """A volume's or snapshot's fields ``wrong`` and its ``metadata``: verify fails on a difference,
+        create mends it (``mends``: field -> method, path under the item, body). True if it mended."""
+        metadata_wrong = differences(found.get("metadata") or {}, metadata)
+        if not (wrong or metadata_wrong):
+            return False
+        if not self.create:
+            raise Failed(
+                describe(found, wrong) or f"metadata: {describe(found.get('metadata') or {}, metadata_wrong)}"
+            )
+        path = f"/{kind}s/{found['id']}"
+        if metadata_wrong:
+            self.call("POST", f"{path}/metadata", {"metadata": metadata})
+        for field in wrong:
+            method, under, body = mends[field]
+            self.call(method, path + under, body)
+        return True
+
     def backend_ready(self) -> None:
         """Before the first volume: the backend's pool is known to the scheduler (the volume service
         initialized its driver and sent its stats), or the scheduler puts the volume in error."""
@@ -190,23 +208,12 @@ class Cinder:
             "description": entry["description"],
             "bootable": "true" if entry.get("bootable") else "false",
         }
-        wrong = differences(found, wanted)
-        metadata_wrong = differences(found.get("metadata") or {}, entry["metadata"])
-        if wrong or metadata_wrong:
-            if not self.create:
-                raise Failed(
-                    describe(found, wrong)
-                    or f"metadata: {describe(found.get('metadata') or {}, metadata_wrong)}"
-                )
-            if metadata_wrong:
-                self.call("POST", f"/volumes/{found['id']}/metadata", {"metadata": entry["metadata"]})
-            if "bootable" in wrong:
-                action = {"os-set_bootable": {"bootable": bool(entry.get("bootable"))}}
-                self.call("POST", f"/volumes/{found['id']}/action", action)
-            if "description" in wrong:
-                self.call("PUT", f"/volumes/{found['id']}", {"volume": {"description": entry["description"]}})
-            status = "updated" if status == "ok" else status
-        return status
+        mends = {
+            "bootable": ("POST", "/action", {"os-set_bootable": {"bootable": bool(entry.get("bootable"))}}),
+            "description": ("PUT", "", {"volume": {"description": entry["description"]}}),
+        }
+        mended = self.mend("volume", found, entry["metadata"], differences(found, wanted), mends)
+        return "updated" if mended and status == "ok" else status
 
     def snapshot(self, entry: dict) -> str:
         status = "ok"
@@ -231,22 +238,10 @@ class Cinder:
             raise Failed(f"of volume {found['volume_id']}, expected {volume['id']} ({entry['volume']})")
         if found["size"] != volume["size"]:
             raise Failed(f"size {found['size']} GiB, its volume's is {volume['size']}")
-        wrong = differences({"description": found.get("description")}, {"description": entry["description"]})
-        metadata_wrong = differences(found.get("metadata") or {}, entry["metadata"])
-        if wrong or metadata_wrong:
-            if not self.create:
-                raise Failed(
-                    describe(found, wrong)
-                    or f"metadata: {describe(found.get('metadata') or {}, metadata_wrong)}"
-                )
-            if metadata_wrong:
-                self.call("POST", f"/snapshots/{found['id']}/metadata", {"metadata": entry["metadata"]})
-            if wrong:
-                self.call(
-                    "PUT", f"/snapshots/{found['id']}", {"snapshot": {"description": entry["description"]}}
-                )
-            status = "updated" if status == "ok" else status
-        return status
+        wrong = differences(found, {"description": entry["description"]})
+        mends = {"description": ("PUT", "", {"snapshot": {"description": entry["description"]}})}
+        mended = self.mend("snapshot", found, entry["metadata"], wrong, mends)
+        return "updated" if mended and status == "ok" else status
 
 
 def items(spec: dict, create: bool):
