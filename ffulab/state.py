@@ -55,15 +55,28 @@ class PhaseRecord(Record):
     error: str | None = None
 
 
+class StepRun(Record):
+    """One run within an FFU position, in the order they went: a playbook on its nodes, or the canary's
+    check between its final deploy and the other nodes'."""
+
+    what: str
+    hosts: list[str]
+    started: float
+    seconds: float | None = None
+    status: str = "running"
+    detail: str = ""
+
+
 class StepRecord(Record):
     """One FFU position (release, step) as the engine ran it; ``timings`` are the seconds its scripts
-    reported (``ffulab-step:``), e.g. each service's part of the step."""
+    reported (``ffulab-step:``), e.g. each service's part of the step; ``runs`` what ran, in order."""
 
     status: str
     started: float | None = None
     ended: float | None = None
     seconds: float | None = None
     timings: dict[str, float] = Field(default_factory=dict)
+    runs: list[StepRun] = Field(default_factory=list)
 
 
 class Versions(Record):

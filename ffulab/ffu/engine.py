@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from ffulab.errors import FfulabError, PhaseError
 from ffulab.ffu.positions import DONE, PREP_STEPS, Position, is_final, positions, start_index, step_name
-from ffulab.state import CheckResult, FfuRecord, State, StepRecord
+from ffulab.state import CheckResult, FfuRecord, State, StepRecord, StepRun
 
 RunPlaybook = Callable[[str, dict[str, Any], str | None, str], Any]
 """(playbook, extravars, limit, label) -> result (with ``outputs``); raises on failure."""
@@ -71,9 +72,9 @@ class FfuPlan:
     """The steps at which some service of the lab has tasks; the others are not run."""
     canary: str | None = None
     """A node that goes alone before the others of its role at each position it takes part in."""
-    after_canary: Callable[[str], None] | None = None
+    after_canary: Callable[[str], str] | None = None
     """Called with the canary once its final deploy is done, before any other node of its role moves
-    (the workloads checked there); raising stops the FFU with the others untouched."""
+    (the workloads checked there); returns what it found; raising stops the FFU with the others untouched."""
     final_extra_hosts: list[str] = field(default_factory=list)
     """Hosts the final deploy's playbook also acts on (the undercloud gets the new credentials)."""
     snapshot: Callable[[str], None] = lambda release: None
@@ -174,11 +175,13 @@ def _run_position(state: State, plan: FfuPlan, position: Position, progress: Cal
             if playbook == STEP_PLAYBOOK:
                 variables = {**variables, "ffulab_step_parts": plan.parallel}
             try:
-                result = plan.run_playbook(playbook, variables, ",".join(hosts), label)
+                with _recorded(state, record, label, hosts):
+                    result = plan.run_playbook(playbook, variables, ",".join(hosts), label)
                 canary_done = final and playbook == FINAL_PLAYBOOK and hosts[0] == plan.canary
                 if canary_done and plan.after_canary:
                     progress(f"{release} canary {plan.canary} at {release}: checking its workloads")
-                    plan.after_canary(plan.canary)
+                    with _recorded(state, record, "canary check", hosts) as run:
+                        run.detail = plan.after_canary(plan.canary)
             except FfulabError as exc:
                 record_checks(ffu, release, getattr(exc, "result", None))
                 record.status, record.seconds, record.ended = "failed", _since(started), round(time.time(), 3)
@@ -208,3 +211,21 @@ def _run_position(state: State, plan: FfuPlan, position: Position, progress: Cal
 
 def _since(started: float) -> float:
     return round(time.monotonic() - started, 1)
+
+
+@contextmanager
+def _recorded(state: State, record: StepRecord, what: str, hosts: list[str]) -> Iterator[StepRun]:
+    """``what`` on ``hosts`` in the step's runs, saved before it starts: the order the nodes went in is
+    the lab's (a canary checked before the others is shown, not assumed), failed if it raised."""
+    run = StepRun(what=what, hosts=list(hosts), started=round(time.time(), 3))
+    record.runs.append(run)
+    state.save()
+    started = time.monotonic()
+    try:
+        yield run
+        run.status = "done"
+    except BaseException:
+        run.status = "failed"
+        raise
+    finally:
+        run.seconds = _since(started)

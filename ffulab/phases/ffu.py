@@ -77,13 +77,14 @@ def build_plan(ctx: Context) -> FfuPlan:
     )
 
 
-def _check_canary(ctx: Context, node: str) -> None:
+def _check_canary(ctx: Context, node: str) -> str:
     """The canary at N+3 with the control plane: every resource (the workloads on it among them)
     verified before any other node of its role moves; a failure raises and leaves them at N."""
     release = ctx.resolved.config.release.ffu_chain[-1]
     if not ctx.state.data.resources.created:
-        ctx.progress(f"canary {node}: no resources were created before the FFU, nothing to check on it")
-        return
+        found = "no resources were created before the FFU, nothing to check on it"
+        ctx.progress(f"canary {node}: {found}")
+        return found
     verified, items, log_path = check_resources(ctx, label=f"resources-canary-{node}")
     if verified["failed"]:
         raise failure(
@@ -92,7 +93,9 @@ def _check_canary(ctx: Context, node: str) -> None:
             log_path,
             f"ffulab ffu -w {ctx.workspace} --from-step final",
         )
-    ctx.progress(f"canary {node} at {release}: {verified['items']} resource(s) verified, the others follow")
+    found = f"{verified['items']} resource(s) verified at {release}"
+    ctx.progress(f"canary {node}: {found}, the others follow")
+    return found
 
 
 ROLLING = "ffu-step"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from types import SimpleNamespace
 
 import pytest
@@ -139,6 +140,7 @@ def test_the_canary_compute_is_checked_after_its_final_deploy_before_the_other_c
 
     def after_canary(node):
         checked.append((node, [c[3] for c in recorder.calls if c[0] == "overcloud.yml"]))
+        return "3 resource(s) verified"
 
     plan = _computes(recorder)
     plan.after_canary = after_canary
@@ -146,6 +148,16 @@ def test_the_canary_compute_is_checked_after_its_final_deploy_before_the_other_c
     assert checked == [("compute-0", ["ctl-0", "compute-0"])], "controllers first, then the canary, checked"
     final = [c[3] for c in recorder.calls if c[0] == "overcloud.yml"]
     assert final == ["ctl-0", "compute-0", "compute-1"]
+    runs = State.load(state.workspace).data.ffu.steps["2025.2/10"].runs
+    assert [(run.what, run.hosts, run.status) for run in runs] == [
+        ("ffu-2025.2-final", ["ctl-0"], "done"),
+        ("ffu-2025.2-final", ["compute-0"], "done"),
+        ("canary check", ["compute-0"], "done"),
+        ("ffu-2025.2-final", ["compute-1"], "done"),
+        ("ffu-2025.2-checks", ["ctl-0", "compute-0"], "done"),
+    ]
+    assert runs[2].detail == "3 resource(s) verified"
+    assert all(a.started <= b.started for a, b in itertools.pairwise(runs))
 
 
 def test_a_failed_canary_check_stops_the_ffu_with_the_other_computes_untouched(state):
@@ -160,7 +172,9 @@ def test_a_failed_canary_check_stops_the_ffu_with_the_other_computes_untouched(s
         run_ffu(state, plan, progress=lambda line: None)
     assert "--from-step final" in str(raised.value.rerun)
     assert [c[3] for c in recorder.calls if c[0] == "overcloud.yml"] == ["ctl-0", "compute-0"]
-    assert State.load(state.workspace).data.ffu.status == "failed"
+    saved = State.load(state.workspace).data.ffu
+    assert saved.status == "failed"
+    assert [(run.what, run.status) for run in saved.steps["2025.2/10"].runs][-1] == ("canary check", "failed")
 
 
 def test_a_step_no_service_acts_at_is_recorded_and_not_run(state):

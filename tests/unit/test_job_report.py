@@ -68,6 +68,30 @@ def test_a_run_that_failed_early_still_has_a_report_with_the_error_and_logs(tmp_
     assert check_report_offline(artifacts) == []
 
 
+def test_the_final_deploy_shows_its_nodes_in_the_order_they_went_and_the_canary_check(tmp_path):
+    state = fake_state(tmp_path)
+    final = state["ffu"]["steps"]["2025.2/10"]
+    final["runs"] = [
+        {"what": "ffu-2025.2-final", "hosts": [node], "started": at, "seconds": seconds, "status": "done"}
+        for node, at, seconds in (("ctl-0", 1.0, 90.0), ("compute-0", 2.0, 60.0))
+    ] + [
+        {
+            "what": "canary check",
+            "hosts": ["compute-0"],
+            "started": 3.0,
+            "seconds": 40.0,
+            "status": "failed",
+            "detail": "",
+        },
+    ]
+    (tmp_path / "ws").mkdir()
+    fake_workspace(tmp_path / "ws", state)
+    write_artifacts(tmp_path / "ws", State.load(tmp_path / "ws"), tmp_path / "out")
+    html = (tmp_path / "out" / "report.html").read_text()
+    order = re.sub(r"<[^>]+>", "", re.search(r'class="runs">(.*?)</td>', html).group(1))
+    assert order == "ctl-0 90.0 s → compute-0 60.0 s → check of the canary compute-0 40.0 s"
+
+
 def test_clock_is_short():
     assert [clock(s) for s in (5, 65, 3725)] == ["5s", "1m05s", "1h02m"]
 
