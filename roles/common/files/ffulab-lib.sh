@@ -242,6 +242,33 @@ FFULAB_EOF
     fi
 }
 
+# ffulab_units_masked WHY UNIT...: stop and mask the units that exist and are not masked yet, in one
+# systemctl call (each call reloads systemd, ~1 min under TCG with a node's other parts reloading beside
+# it), tried three times: one such call timed out on a loaded compute lab's controller
+ffulab_units_masked() {
+    local why=$1 unit try todo=()
+    shift
+    for unit in "$@"; do
+        if [ "$(systemctl is-enabled "$unit" 2>/dev/null)" != masked ] && systemctl cat "$unit" > /dev/null 2>&1; then
+            todo+=("$unit")
+        fi
+    done
+    [ "${#todo[@]}" -gt 0 ] || return 0
+    for try in 1 2 3; do
+        if systemctl mask --now --quiet "${todo[@]}"; then
+            break
+        elif [ "$try" = 3 ]; then
+            echo "ffulab: systemctl mask --now ${todo[*]} failed 3 times" >&2
+            return 1
+        fi
+        echo "ffulab: systemctl mask --now ${todo[*]} failed (try $try of 3): again in 10 s" >&2
+        sleep "${FFULAB_RETRY_SECONDS:-10}"
+    done
+    for unit in "${todo[@]}"; do
+        ffulab_changed "$unit masked: $why"
+    done
+}
+
 # ffulab_units_stopped UNIT...: stop each unit that runs (FFU step 2: the service is upgraded offline)
 ffulab_units_stopped() {
     local unit
