@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import logging
+import os
 import shlex
+import signal
 import subprocess
 from collections.abc import Sequence
+from pathlib import Path
 
 from ffulab.errors import FfulabError
 from ffulab.secrets import redact
@@ -70,3 +73,42 @@ def stop_process(process: subprocess.Popen, grace: float = 10) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def _parents() -> dict[int, int]:
+    """Every process's parent, from /proc (processes that end meanwhile are left out)."""
+    found = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            found[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+    return found
+
+
+def kill_children_named(word: str) -> list[int]:
+    """SIGKILL this process's children whose command line has ``word``, and everything below them.
+
+    By parentage, not by process group: a child's own children may have made sessions of their own
+    (Ansible's workers do), and a kill of the child's group misses them. Returns the pids killed."""
+    parents = _parents()
+    below: dict[int, list[int]] = {}
+    for pid, parent in parents.items():
+        below.setdefault(parent, []).append(pid)
+    todo = []
+    for pid in below.get(os.getpid(), []):
+        try:
+            if word in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace"):
+                todo.append(pid)
+        except OSError:
+            continue
+    killed = []
+    while todo:
+        pid = todo.pop()
+        todo += below.get(pid, [])
+        try:
+            os.kill(pid, signal.SIGKILL)
+            killed.append(pid)
+        except ProcessLookupError:
+            continue
+    return killed

@@ -11,6 +11,7 @@ hosts' scripts finished since (watch.py).
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import sys
@@ -24,6 +25,7 @@ from ffulab import interrupts
 from ffulab.deploy.watch import TaskWatch
 from ffulab.errors import FfulabError
 from ffulab.paths import data_root
+from ffulab.proc import kill_children_named
 from ffulab.provision.access import INVENTORY
 
 ANSIBLE_ENV = {
@@ -49,6 +51,7 @@ skipped. An include is shown when it includes, before the tasks it brings."""
 ENDED = frozenset({"runner_on_ok", "runner_on_failed", "runner_on_skipped", "runner_on_unreachable"})
 """The events that end a task on a host (the watch stops counting its time there)."""
 
+log = logging.getLogger(__name__)
 CANCEL_CHECK = 1
 """Seconds between two of ansible-runner's looks at whether ffulab was interrupted (Ctrl-C, SIGTERM)."""
 
@@ -229,10 +232,19 @@ def run_playbook(
     rendered.mkdir(mode=0o700, parents=True, exist_ok=True)
     started = time.monotonic()
     # ansible-playbook runs under a pty in a session of its own: ffulab's Ctrl-C or SIGTERM does not reach
-    # it, so the runner is told to stop it (SIGKILL to its process group: its forks, ssh, their proxies)
-    # and the KeyboardInterrupt is raised once it has
+    # it, so the runner is told to stop it and the KeyboardInterrupt is raised once it has. The runner
+    # kills its process group only; Ansible's workers (one per host) make sessions of their own and ran
+    # on, so ffulab first kills every process below it (the workers, ssh, their proxies)
     try:
         with interrupts.held(f"stopping ansible-playbook ({label})") as interrupted, watch:
+
+            def cancel() -> bool:
+                if not interrupted():
+                    return False
+                killed = kill_children_named("ansible-playbook")
+                log.info("stopped ansible-playbook (%s): %d process(es) killed", label, len(killed))
+                return True
+
             runner = ansible_runner.run(
                 private_data_dir=str(private),
                 artifact_dir=str(logs),
@@ -244,7 +256,7 @@ def run_playbook(
                 limit=limit,
                 envvars={**ANSIBLE_ENV, "ANSIBLE_LOCAL_TEMP": str(private / "tmp"), "PATH": _search_path()},
                 event_handler=on_event,
-                cancel_callback=interrupted,
+                cancel_callback=cancel,
                 settings={"pexpect_timeout": CANCEL_CHECK},
                 quiet=True,
                 rotate_artifacts=20,

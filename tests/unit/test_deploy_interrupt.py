@@ -51,7 +51,10 @@ def test_the_playbook_and_its_children_are_stopped(tmp_path, monkeypatch, signum
     bindir, pids = tmp_path / "bin", tmp_path / "pids"
     bindir.mkdir()
     stand_in = bindir / "ansible-playbook"
-    stand_in.write_text(f"#!/bin/sh\nsleep 300 &\necho $$ $! > {pids}.tmp && mv {pids}.tmp {pids}\nwait\n")
+    # a child in its group, and one in a session of its own (as Ansible's workers are: one per host)
+    stand_in.write_text(
+        f"#!/bin/sh\nsleep 300 &\nsetsid sleep 301 &\necho $$ $! > {pids}.tmp && mv {pids}.tmp {pids}\nwait\n"
+    )
     stand_in.chmod(0o755)
     monkeypatch.setattr(ansible, "_search_path", lambda: f"{bindir}{os.pathsep}{os.environ['PATH']}")
     workspace = tmp_path / "ws"
