@@ -132,7 +132,14 @@ ffulab_fetch_checked() {
 # read-only at VENV, once per sha256: kept in /var/lib/ffulab/venvs and listed in /etc/fstab (a rebooted
 # node mounts it again). Nothing is unpacked: under TCG unpacking a venv took minutes, a mount takes
 # milliseconds and a file is decompressed when first read. Sets FFULAB_VENV_CHANGED=1 when it mounted it.
+# The services' parts of a deploy run side by side, each listing its venv: fstab is edited under a lock
+# (`sed -i` replaces the file, and an entry another part appended meanwhile was lost: glance's mount
+# then found no entry on a compute lab's controller), and the mount names its source and options
+# rather than reading them back from fstab.
 FFULAB_VENVS=/var/lib/ffulab/venvs
+FFULAB_FSTAB=${FFULAB_FSTAB:-/etc/fstab}
+FFULAB_FSTAB_LOCK=${FFULAB_FSTAB_LOCK:-/run/lock/ffulab-fstab.lock}
+FFULAB_VENV_MOUNT="ro,loop,nodev,nosuid"
 ffulab_venv() {
     local source=$1 sum=$2 venv=$3 image out
     image=$FFULAB_VENVS/$(basename "$venv").squashfs
@@ -149,10 +156,14 @@ ffulab_venv() {
     rm -rf "$venv"  # an unpacked venv of an older ffulab
     mv -f "$image.part" "$image"
     mkdir -p "$venv"
-    sed -i "\\|^[^ ]* $venv squashfs |d" /etc/fstab
-    echo "$image $venv squashfs ro,loop,nodev,nosuid 0 0" >> /etc/fstab
+    (
+        flock 9
+        sed -i "\\|^[^ ]* $venv squashfs |d" "$FFULAB_FSTAB"
+        echo "$image $venv squashfs $FFULAB_VENV_MOUNT 0 0" >> "$FFULAB_FSTAB"
+    ) 9> "$FFULAB_FSTAB_LOCK"
     # mount's hint that fstab changed behind systemd's back is noise here: shown only on failure
-    out=$(ffulab_time "mount $venv" mount "$venv" 2>&1) || { echo "$out" >&2; return 1; }
+    out=$(ffulab_time "mount $venv" mount -t squashfs -o "$FFULAB_VENV_MOUNT" "$image" "$venv" 2>&1) ||
+        { echo "$out" >&2; return 1; }
     printf '%s\n' "$out" | grep '^ffulab-step:' || true
     echo "$sum" > "$image.sha256"
     FFULAB_VENV_CHANGED=1
