@@ -210,3 +210,42 @@ def test_the_poller_source_pings_and_reads_the_uptime_on_loopback(responder: int
         s["ok"] for s in samples if s["probe"] == "gone"
     )
     assert all(started <= s["t"] <= time.time() for s in samples)
+
+
+class _SlowPeer:
+    """A raw ICMP socket whose peer answers each echo ``delay`` s after it went, except ``unanswered``."""
+
+    def __init__(self, delay: float, unanswered: set[int]):
+        self.delay, self.unanswered = delay, unanswered
+        self.due: list[tuple[float, bytes]] = []
+
+    def sendto(self, packet: bytes, _address) -> None:
+        seq = int.from_bytes(packet[6:8], "big")
+        if seq not in self.unanswered:
+            reply = bytes([0x45]) + bytes(19) + bytes([0]) + packet[1:]
+            self.due.append((time.monotonic() + self.delay, reply))
+
+    def select(self, _read, _write, _error, timeout: float):
+        if self.due and self.due[0][0] <= time.monotonic() + timeout:
+            time.sleep(max(0.0, self.due[0][0] - time.monotonic()))
+            return [self], [], []
+        time.sleep(timeout)
+        return [], [], []
+
+    def recvfrom(self, _size: int):
+        return self.due.pop(0)[1], ("10.0.0.9", 0)
+
+
+def test_a_late_echo_reply_is_an_answer_and_only_an_unanswered_one_is_lost(monkeypatch):
+    """As ping(8) counts: replies coming after the next request went (a stalled TCG node) are answers."""
+    peer = _SlowPeer(delay=0.5, unanswered={3})
+    samples: list[dict] = []
+    monkeypatch.setattr(poller.socket, "socket", lambda *_args: peer)
+    monkeypatch.setattr(poller.select, "select", peer.select)
+    monkeypatch.setattr(poller, "_emit", samples.append)
+    started = time.monotonic()
+    poller.pinger("w", "10.0.0.9", 7, 0.2, 2.0, started + 0.9, threading.Event())
+    sent = [s["ok"] for s in sorted(samples, key=lambda s: s["t"])]
+    assert len(sent) >= 4, "one echo per interval, each answered or given up on before the pinger ends"
+    assert sent[:3] == [True, True, False] and all(sent[3:]), "the third echo alone had no reply"
+    assert all(s["ms"] >= 500 for s in samples if s["ok"]), "answered late, after the next echo went"
