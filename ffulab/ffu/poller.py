@@ -89,7 +89,9 @@ def pinger(
             pending[seq] = (now, round(time.time(), 3))
             with contextlib.suppress(OSError):  # no route: given up on at its timeout like any other
                 sock.sendto(echo_request(ident, seq), (address, 0))
-            next_send = max(next_send + interval, now)
+            next_send += interval
+            if next_send <= now:  # this thread was held up past a tick: the cadence restarts from now
+                next_send = now + interval
         for lost in [s for s, (sent, _) in pending.items() if now - sent >= timeout]:
             _emit(
                 {"t": pending.pop(lost)[1], "probe": name, "kind": "icmp", "ok": False, "ms": timeout * 1000}
