@@ -173,6 +173,10 @@ def run_job(run: JobRun) -> int:
         f"job {name}: {'PASS' if passed else 'FAIL'} in {time.monotonic() - started:.0f}s; "
         f"report: {artifacts / REPORT_FILE}"
     )
+    if isinstance(failure, KeyboardInterrupt) and not kept:
+        # not the usual "state saved, rerun to continue": there is no lab left to continue
+        error(f"interrupted: the lab is destroyed; its logs and artifacts are kept in {workspace}")
+        return 130
     if failure is not None and not isinstance(failure, FfulabError):
-        raise failure  # Ctrl-C (exit 130) or a bug, once the lab is dealt with
+        raise failure  # Ctrl-C with the lab kept (exit 130), or a bug, once the lab is dealt with
     return 0 if passed and destroyed else 1
