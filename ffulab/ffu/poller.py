@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import json
 import os
 import re
@@ -80,6 +81,10 @@ def pinger(
     (seen on the compute lab during FFU steps, the gateway's router port as slow as the instance), and a
     slow answer is not a lost packet. A sample goes out when its echo is answered or given up on."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+
+    def sample(at: float, ok: bool, ms: float) -> None:
+        _emit({"t": at, "probe": name, "kind": "icmp", "ok": ok, "ms": ms})
+
     pending: dict[int, tuple[float, float]] = {}  # seq -> (monotonic, wall clock) when sent
     seq, next_send = 0, time.monotonic()
     while not done.is_set():
@@ -93,9 +98,7 @@ def pinger(
             if next_send <= now:  # this thread was held up past a tick: the cadence restarts from now
                 next_send = now + interval
         for lost in [s for s, (sent, _) in pending.items() if now - sent >= timeout]:
-            _emit(
-                {"t": pending.pop(lost)[1], "probe": name, "kind": "icmp", "ok": False, "ms": timeout * 1000}
-            )
+            sample(pending.pop(lost)[1], False, timeout * 1000)
         if now >= stop and not pending:
             return
         wake = min([sent + timeout for sent, _ in pending.values()] + ([next_send] if now < stop else []))
@@ -106,15 +109,7 @@ def pinger(
         answered = next((s for s in pending if is_echo_reply(packet, address, source, ident, s)), None)
         if answered is not None:
             sent, at = pending.pop(answered)
-            _emit(
-                {
-                    "t": at,
-                    "probe": name,
-                    "kind": "icmp",
-                    "ok": True,
-                    "ms": round((time.monotonic() - sent) * 1000, 1),
-                }
-            )
+            sample(at, True, round((time.monotonic() - sent) * 1000, 1))
 
 
 def tcp(address: str, port: int, timeout: float) -> tuple[bool, float, float | None]:
@@ -173,23 +168,17 @@ def poll(
     probers: list[Callable[[], Sample]],
     interval: float,
     max_seconds: float,
-    pings: list[tuple[str, str, int, float]] | None = None,
+    pingers: list[Callable[[float, threading.Event], None]] | None = None,
 ) -> None:
-    """Run every prober, and every pinger of ``pings`` (name, address, ICMP id, timeout), in its own thread
-    every ``interval`` s until the bound, the parent or a signal."""
-    pings = pings or []
+    """Run every prober every ``interval`` s, and every pinger (its own cadence, given the stop time and
+    the done event), each in its own thread until the bound, the parent or a signal."""
     parent = os.getppid()
     stop = time.monotonic() + max_seconds
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda _signum, _frame: done.set())
     threads = [
         threading.Thread(target=_loop, args=(prober, interval, stop, done), daemon=True) for prober in probers
-    ] + [
-        threading.Thread(
-            target=pinger, args=(name, address, ident, interval, timeout, stop, done), daemon=True
-        )
-        for name, address, ident, timeout in pings
-    ]
+    ] + [threading.Thread(target=run, args=(stop, done), daemon=True) for run in pingers or []]
     for thread in threads:
         thread.start()
     while not done.is_set() and time.monotonic() < stop and os.getppid() == parent:
@@ -220,16 +209,18 @@ def main() -> None:
     args = parser.parse_args()
     probers = [http_prober(api, url, args.timeout) for api, url in _pairs(args.url)]
     ident = os.getpid() & 0xFFFF
-    pings = [
-        (name, address, (ident + index) & 0xFFFF, args.dataplane_timeout)
+    pingers = [
+        functools.partial(
+            pinger, name, address, (ident + index) & 0xFFFF, args.interval, args.dataplane_timeout
+        )
         for index, (name, address) in enumerate(_pairs(args.icmp))
     ]
     for name, target in _pairs(args.tcp):
         address, port = target.rsplit(":", 1)
         probers.append(tcp_prober(name, address, int(port), args.dataplane_timeout))
-    if not probers and not pings:
+    if not probers and not pingers:
         parser.error("nothing to poll: give --url, --icmp or --tcp")
-    poll(probers, args.interval, args.max_seconds, pings)
+    poll(probers, args.interval, args.max_seconds, pingers)
 
 
 if __name__ == "__main__":
