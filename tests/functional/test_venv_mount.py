@@ -20,7 +20,7 @@ from ffulab.paths import data_root
 LIB = data_root() / "roles" / "common" / "files" / "ffulab-lib.sh"
 FUNCTIONS = (
     "/^ffulab_changed()/p;/^ffulab_now_ms()/p;/^ffulab_time() {/,/^}/p;/^ffulab_step() {/,/^}/p;"
-    "/^ffulab_fetch_checked() {/,/^}/p;/^FFULAB_VENVS=/p;/^ffulab_venv() {/,/^}/p"
+    "/^ffulab_fetch_checked() {/,/^}/p;/^FFULAB_[A-Z_]*=/p;/^ffulab_venv() {/,/^}/p"
 )
 VENV = "/opt/openstack/probe-1.0"
 
