@@ -117,7 +117,8 @@ def write_ssh_config(workspace: Path, layout: Layout, proxy_command: str | None)
 
 def close_masters(workspace: Path, nodes: list[str]) -> None:
     """``ssh -O exit`` each node's ControlMaster (overcloud first: they ride on the undercloud's), then
-    stop the ``ssh -W`` proxies an ssh virthost's masters leave behind.
+    stop the ``ssh -W`` proxies the masters leave behind: an ssh virthost's, and the ones ProxyJump
+    starts for the overcloud nodes (``ssh -F <this config> -W [node]:22 undercloud``).
 
     A master started with ControlPersist detaches from the ssh that spawned its ProxyCommand: when it
     exits, the proxy only gets EOF, and ``ssh -W`` then waits for the far end to close its side. A node
@@ -137,7 +138,8 @@ def close_masters(workspace: Path, nodes: list[str]) -> None:
 
 
 def _proxies(config: Path) -> list[int]:
-    """This machine's ``ssh -W <node>:22 ...`` processes for the nodes the config reaches by one."""
+    """This machine's ``ssh -W`` processes of this lab: ``ssh -W <node>:22 ...`` for the nodes the config
+    reaches by one (an ssh virthost's ProxyCommand), and any ``ssh -F <config> -W ...`` (ProxyJump's)."""
     targets, host = set(), None
     for line in config.read_text().splitlines():
         key, _, value = line.strip().partition(" ")
@@ -145,8 +147,6 @@ def _proxies(config: Path) -> list[int]:
             host = value.strip()
         elif key == "ProxyCommand" and value.strip().startswith("ssh -W %h:%p") and host:
             targets.add(f"{host}:22")
-    if not targets:
-        return []
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -156,11 +156,17 @@ def _proxies(config: Path) -> list[int]:
         except OSError:
             continue
         words = [word.decode(errors="replace") for word in argv if word]
-        if words and Path(words[0]).name == "ssh" and "-W" in words:
-            forward = words[words.index("-W") + 1] if words.index("-W") + 1 < len(words) else ""
-            if forward in targets:
-                found.append(int(entry.name))
+        if not words or Path(words[0]).name != "ssh" or "-W" not in words:
+            continue
+        if _after(words, "-W") in targets or _after(words, "-F") == str(config):
+            found.append(int(entry.name))
     return found
+
+
+def _after(words: list[str], flag: str) -> str:
+    """The word after ``flag`` in an argv ("" if there is none)."""
+    at = words.index(flag) + 1 if flag in words else len(words)
+    return words[at] if at < len(words) else ""
 
 
 def write_inventory(workspace: Path, layout: Layout) -> Path:

@@ -144,3 +144,25 @@ def test_closing_the_masters_stops_the_ssh_virthosts_proxies_of_this_lab_only(la
         for proc in (ours, other):
             proc.kill()
             proc.wait()
+
+
+def test_closing_the_masters_stops_the_proxyjump_proxies_of_this_lab_only(layout, tmp_path, short_dir):
+    """An overcloud node's master rides on the ``ssh -F <config> -W [node]:22 undercloud`` ProxyJump starts;
+    left after its master, it waited on a destroyed undercloud for good (a kept lab's --reuse run)."""
+    os.environ["XDG_RUNTIME_DIR"] = str(short_dir)
+    try:
+        config = access.write_ssh_config(tmp_path, layout, None)
+    finally:
+        del os.environ["XDG_RUNTIME_DIR"]
+    node = next(node for node in layout.nodes if not node.undercloud)
+    ours = _fake_ssh("-F", str(config), "-W", f"[{node.ctlplane_ip}]:22", "undercloud")
+    elsewhere = str(tmp_path / "other" / config.name)
+    other = _fake_ssh("-F", elsewhere, "-W", f"[{node.ctlplane_ip}]:22", "undercloud")
+    try:
+        access.close_masters(tmp_path, [node.name for node in layout.nodes])
+        assert ours.wait(timeout=10) == -signal.SIGTERM
+        assert other.poll() is None, "another lab's proxy is left alone"
+    finally:
+        for proc in (ours, other):
+            proc.kill()
+            proc.wait()
