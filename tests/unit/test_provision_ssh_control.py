@@ -125,17 +125,8 @@ def _fake_ssh(*args: str) -> subprocess.Popen:
     return subprocess.Popen(["ssh", "-c", code, *args], executable=sys.executable)
 
 
-def test_closing_the_masters_stops_the_ssh_virthosts_proxies_of_this_lab_only(layout, tmp_path, short_dir):
-    """An ssh virthost's undercloud master rides on ``ssh -W <undercloud>:22 <virthost>``, which outlives
-    the master when the node goes right after (destroy, revert): closing the masters stops it."""
-    os.environ["XDG_RUNTIME_DIR"] = str(short_dir)
-    try:
-        access.write_ssh_config(tmp_path, layout, "ssh -W %h:%p root@virthost.example")
-    finally:
-        del os.environ["XDG_RUNTIME_DIR"]
-    undercloud = next(node for node in layout.nodes if node.undercloud)
-    ours = _fake_ssh("-W", f"{undercloud.ctlplane_ip}:22", "root@virthost.example")
-    other = _fake_ssh("-W", "203.0.113.9:22", "root@virthost.example")
+def _only_ours_stopped(tmp_path: Path, layout, ours: subprocess.Popen, other: subprocess.Popen) -> None:
+    """Closing the lab's masters SIGTERMs ``ours`` and leaves ``other`` (another lab's) running."""
     try:
         access.close_masters(tmp_path, [node.name for node in layout.nodes])
         assert ours.wait(timeout=10) == -signal.SIGTERM
@@ -146,23 +137,28 @@ def test_closing_the_masters_stops_the_ssh_virthosts_proxies_of_this_lab_only(la
             proc.wait()
 
 
-def test_closing_the_masters_stops_the_proxyjump_proxies_of_this_lab_only(layout, tmp_path, short_dir):
+def test_closing_the_masters_stops_the_ssh_virthosts_proxies_of_this_lab_only(
+    layout, tmp_path, short_dir, monkeypatch
+):
+    """An ssh virthost's undercloud master rides on ``ssh -W <undercloud>:22 <virthost>``, which outlives
+    the master when the node goes right after (destroy, revert): closing the masters stops it."""
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(short_dir))
+    access.write_ssh_config(tmp_path, layout, "ssh -W %h:%p root@virthost.example")
+    undercloud = next(node for node in layout.nodes if node.undercloud)
+    ours = _fake_ssh("-W", f"{undercloud.ctlplane_ip}:22", "root@virthost.example")
+    _only_ours_stopped(tmp_path, layout, ours, _fake_ssh("-W", "203.0.113.9:22", "root@virthost.example"))
+
+
+def test_closing_the_masters_stops_the_proxyjump_proxies_of_this_lab_only(
+    layout, tmp_path, short_dir, monkeypatch
+):
     """An overcloud node's master rides on the ``ssh -F <config> -W [node]:22 undercloud`` ProxyJump starts;
     left after its master, it waited on a destroyed undercloud for good (a kept lab's --reuse run)."""
-    os.environ["XDG_RUNTIME_DIR"] = str(short_dir)
-    try:
-        config = access.write_ssh_config(tmp_path, layout, None)
-    finally:
-        del os.environ["XDG_RUNTIME_DIR"]
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(short_dir))
+    config = access.write_ssh_config(tmp_path, layout, None)
     node = next(node for node in layout.nodes if not node.undercloud)
     ours = _fake_ssh("-F", str(config), "-W", f"[{node.ctlplane_ip}]:22", "undercloud")
     elsewhere = str(tmp_path / "other" / config.name)
-    other = _fake_ssh("-F", elsewhere, "-W", f"[{node.ctlplane_ip}]:22", "undercloud")
-    try:
-        access.close_masters(tmp_path, [node.name for node in layout.nodes])
-        assert ours.wait(timeout=10) == -signal.SIGTERM
-        assert other.poll() is None, "another lab's proxy is left alone"
-    finally:
-        for proc in (ours, other):
-            proc.kill()
-            proc.wait()
+    _only_ours_stopped(
+        tmp_path, layout, ours, _fake_ssh("-F", elsewhere, "-W", f"[{node.ctlplane_ip}]:22", "undercloud")
+    )
