@@ -23,9 +23,20 @@ class SmokeVM:
     """A throwaway qemu guest of ``image`` whose files (overlay, key, console.log) live in ``workdir``."""
 
     def __init__(
-        self, image: ImageArtifacts, workdir: Path, hostname: str = "ffulab-smoke", memory_mib: int = 1024
+        self,
+        image: ImageArtifacts,
+        workdir: Path,
+        hostname: str = "ffulab-smoke",
+        memory_mib: int = 1024,
+        *,
+        vcpus: int = 2,
+        accel: str = "tcg",
+        cmdline_extra: str = "",
+        qemu_extra: tuple[str, ...] = (),
     ):
+        """``accel``, ``cmdline_extra`` and ``qemu_extra`` let bench/guest.py try TCG's speed levers."""
         self.image, self.workdir, self.hostname, self.memory_mib = image, workdir, hostname, memory_mib
+        self.vcpus, self.accel, self.cmdline_extra, self.qemu_extra = vcpus, accel, cmdline_extra, qemu_extra
         self.key = workdir / "id_ed25519"
         self.overlay = workdir / "overlay.qcow2"
         self.console = workdir / "console.log"
@@ -49,14 +60,16 @@ class SmokeVM:
         run(["qemu-img", "create", "-q", "-f", "qcow2", "-b", base, "-F", "qcow2", str(self.overlay)])
         self.port = _free_loopback_port()
         pubkey = self.key.with_suffix(".pub").read_text()
+        cmdline = f"{kernel_cmdline(self.hostname, pubkey)} {self.cmdline_extra}".strip()
         argv = [
-            "qemu-system-x86_64", "-accel", "tcg", "-m", str(self.memory_mib), "-smp", "2", "-no-reboot",
-            "-kernel", str(self.image.kernel), "-initrd", str(self.image.initrd),
-            "-append", kernel_cmdline(self.hostname, pubkey),
+            "qemu-system-x86_64", "-accel", self.accel, "-m", str(self.memory_mib), "-smp", str(self.vcpus),
+            "-no-reboot", "-kernel", str(self.image.kernel), "-initrd", str(self.image.initrd),
+            "-append", cmdline,
             "-drive", f"file={self.overlay},if=virtio,format=qcow2",
             "-netdev", f"user,id=n0,hostfwd=tcp:127.0.0.1:{self.port}-:22",
             "-device", "virtio-net-pci,netdev=n0",
             "-display", "none", "-serial", f"file:{self.console}",
+            *self.qemu_extra,
         ]  # fmt: skip
         with open(self.workdir / "qemu.log", "wb") as log:
             self.process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
