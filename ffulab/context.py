@@ -30,6 +30,8 @@ class Context:
     options: dict[str, Any] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
     progress: Callable[[str], None] = lambda line: None
+    phases: list[str] = field(default_factory=list)
+    """The phases this run runs, in order (a phase may leave work to a later one of them)."""
 
 
 def artifacts_dir(ctx: Context) -> Path:

@@ -66,6 +66,7 @@ def check_same_nodes(state: State, resolved: Resolved) -> None:
 def run_phases(ctx: Context, phases: list[str]) -> None:
     """Run ``phases`` in order, seconds per phase into ``ctx.timings``. The first failure stops the run."""
     timings = ctx.timings
+    ctx.phases = list(phases)
     for phase in phases:
         started = time.monotonic()
         run = BY_NAME[phase].runner()

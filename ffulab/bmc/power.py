@@ -2,7 +2,8 @@
 
 ffulab copies ``instackenv.json`` and the BMC password (0600, via stdin so it is
 never on a command line) to the undercloud, then asks the undercloud to set each
-node's boot device and power it on over IPMI (lanplus), and waits for its SSH.
+node's boot device and power it on over IPMI (lanplus). The nodes boot while the undercloud phase
+fills the mirror; that phase then waits for their SSH (:func:`wait_booted`).
 """
 
 from __future__ import annotations
@@ -10,11 +11,15 @@ from __future__ import annotations
 import json
 import shlex
 import subprocess
+import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ffulab.errors import FfulabError
-from ffulab.provision.access import ssh_argv
+from ffulab.provision.access import ssh_argv, wait_for_ssh
+
+if TYPE_CHECKING:
+    from ffulab.context import Context
 
 REMOTE_INSTACKENV = "/root/instackenv.json"
 REMOTE_PASSWORD = "/root/.ipmi-password"
@@ -76,3 +81,22 @@ def power_on_all(workspace: Path, env: dict[str, Any], password: str, progress) 
         progress(line.replace("powered on", "powered on by the undercloud over IPMI"))
     if result.returncode != 0:
         raise FfulabError(f"from the undercloud: {(result.stderr or result.stdout).strip()}")
+
+
+def wait_booted(ctx: Context) -> None:
+    """Wait for SSH on every node the bmc phase powered on; record seconds from its power-on.
+
+    ``bmc.powered_on`` is the bmc phase's mark, dropped once every node answered: a later run of the
+    undercloud phase alone (nodes since powered off, or reverted) waits for nothing.
+    """
+    bmc = dict(ctx.state.data.bmc or {})
+    powered_on = bmc.pop("powered_on", None)
+    if powered_on is None:
+        return
+    for name in bmc["ports"]:
+        wait_for_ssh(ctx.workspace, name, progress=ctx.progress)
+        seconds = round(time.time() - powered_on, 1)
+        ctx.state.data.ssh_seconds[name] = seconds
+        ctx.state.save()
+        ctx.progress(f"{name} answers SSH through the undercloud ({seconds:.0f}s after its power-on)")
+    ctx.state.update(bmc=bmc)

@@ -1,15 +1,20 @@
-"""Phase ``bmc``: a vbmc per overcloud node, instackenv.json, power-on from the undercloud."""
+"""Phase ``bmc``: a vbmc per overcloud node, instackenv.json, power-on from the undercloud.
+
+When this run goes on to the undercloud phase the nodes boot while that phase builds the artifacts
+and fills the mirror, and it waits for their SSH; else this phase waits
+(:func:`ffulab.bmc.power.wait_booted`).
+"""
 
 from __future__ import annotations
 
 import json
 import os
+import time
 
 from ffulab.bmc import vbmc
 from ffulab.bmc.instackenv import bmc_ports, instackenv
-from ffulab.bmc.power import power_on_all
+from ffulab.bmc.power import power_on_all, wait_booted
 from ffulab.context import Context
-from ffulab.provision.access import wait_for_ssh
 from ffulab.provision.labvirt import lab_virthost
 from ffulab.provision.layout import Layout
 from ffulab.secrets import lab_secret
@@ -38,9 +43,10 @@ def run(ctx: Context) -> None:
     path.write_text(json.dumps(env, indent=2))
     os.chmod(path, 0o600)
     ctx.state.update(bmc={"address": address, "user": BMC_USER, "ports": ports})
+    powered_on = time.time()
     power_on_all(ctx.workspace, env, password, ctx.progress)
-    for name in ports:
-        seconds = wait_for_ssh(ctx.workspace, name, progress=ctx.progress)
-        ctx.state.data.ssh_seconds[name] = round(seconds, 1)
-        ctx.state.save()
-        ctx.progress(f"{name} answers SSH through the undercloud ({seconds:.0f}s)")
+    ctx.state.update(bmc={**ctx.state.data.bmc, "powered_on": powered_on})
+    if "undercloud" in ctx.phases:  # phases run in pipeline order: it comes next
+        ctx.progress("the overcloud nodes boot while the undercloud phase fills the mirror")
+    else:
+        wait_booted(ctx)

@@ -7,7 +7,9 @@
    (:mod:`ffulab.image.workload`);
 2. mirror: only the missing ones are copied to ``/srv/ffulab/mirror/<series>/`` (:mod:`ffulab.deploy.mirror`);
 3. ``playbooks/undercloud.yml``: the mirror's HTTP unit on the ctlplane address, chrony serving the
-   ctlplane, openstackclient unpacked and on PATH.
+   ctlplane, openstackclient unpacked and on PATH;
+4. the overcloud nodes the bmc phase powered on, booting meanwhile, answer SSH
+   (:func:`ffulab.bmc.power.wait_booted`), before the ``undercloud-ready`` snapshot.
 
 The mirror's index and URL are recorded in the state for the overcloud and FFU phases.
 """
@@ -19,6 +21,7 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from ffulab.artifacts import ensure_release_artifacts, mirror_index
+from ffulab.bmc.power import wait_booted
 from ffulab.deploy.ansible import run_playbook
 from ffulab.deploy.extravars import undercloud_extravars
 from ffulab.deploy.mirror import (
@@ -80,6 +83,9 @@ def run(ctx: Context) -> None:
         label="undercloud",
     )
     timings["playbook"] = result.seconds
+    mark = time.monotonic()
+    wait_booted(ctx)
+    timings["overcloud_boot_wait"] = round(time.monotonic() - mark, 1)
     undercloud = layout.node("undercloud")
     ctx.state.update(
         undercloud={
