@@ -12,22 +12,23 @@ from ffulab.image.recipe import ImageRecipe
 from ffulab.provision.labvirt import lab_virthost
 
 if TYPE_CHECKING:
+    from ffulab.config.resolve import Resolved
     from ffulab.context import Context
 
 
-def lab_recipe(ctx: Context) -> ImageRecipe:
+def lab_recipe(resolved: Resolved) -> ImageRecipe:
     """The release config's image plus the Debian packages of every service in the lab."""
-    config = ctx.resolved.config
+    config = resolved.config
     packages = set(config.image.packages)
-    for service in ctx.resolved.catalog.of_lab(config):
+    for service in resolved.catalog.of_lab(config):
         packages.update(service.packages)
     data = config.image.model_dump(exclude_none=True)
     data["packages"] = sorted(packages)
-    return ImageRecipe.from_config(data, source=ctx.resolved.files.get("release", "image"))
+    return ImageRecipe.from_config(data, source=resolved.files.get("release", "image"))
 
 
 def run(ctx: Context) -> None:
-    artifacts = ensure_image(lab_recipe(ctx), progress=ctx.progress)
+    artifacts = ensure_image(lab_recipe(ctx.resolved), progress=ctx.progress)
     image_dir = artifacts.disk.parent
     # the virthost's libvirt boots the lab from there: the same directory, or its copy on an ssh virthost
     there = (

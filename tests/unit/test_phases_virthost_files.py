@@ -49,7 +49,7 @@ def test_the_image_phase_records_where_the_virthost_has_the_image(tmp_path, monk
     virthost = Staging("/remote/images")
     ctx = _ctx(tmp_path, virthost)
     monkeypatch.setattr(image_phase, "ensure_image", lambda recipe, progress: artifacts)
-    monkeypatch.setattr(image_phase, "lab_recipe", lambda ctx: None)
+    monkeypatch.setattr(image_phase, "lab_recipe", lambda resolved: None)
     monkeypatch.setattr(image_phase, "lab_virthost", lambda ctx: ctx.virthost)
     image_phase.run(ctx)
     image = ctx.state.data.image
