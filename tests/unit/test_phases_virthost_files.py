@@ -38,7 +38,9 @@ class Staging(Local):
 def _ctx(tmp_path: Path, virthost) -> SimpleNamespace:
     state = State.open(tmp_path / "ws", "lab")
     state.update(virthost={"kind": "local", "spec": "local"})
-    return SimpleNamespace(state=state, workspace=state.workspace, progress=print, virthost=virthost)
+    return SimpleNamespace(
+        state=state, workspace=state.workspace, progress=print, virthost=virthost, resolved=None
+    )
 
 
 def test_the_image_phase_records_where_the_virthost_has_the_image(tmp_path, monkeypatch):
