@@ -34,7 +34,7 @@ class SmokeVM:
         cmdline_extra: str = "",
         qemu_extra: tuple[str, ...] = (),
     ):
-        """``accel``, ``cmdline_extra`` and ``qemu_extra`` let bench/guest.py try TCG's speed levers."""
+        """``accel``, ``cmdline_extra``, ``qemu_extra``: knobs for bench/guest.py and bench/nested.py."""
         self.image, self.workdir, self.hostname, self.memory_mib = image, workdir, hostname, memory_mib
         self.vcpus, self.accel, self.cmdline_extra, self.qemu_extra = vcpus, accel, cmdline_extra, qemu_extra
         self.key = workdir / "id_ed25519"
