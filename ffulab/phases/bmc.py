@@ -42,10 +42,9 @@ def run(ctx: Context) -> None:
     path = ctx.workspace / INSTACKENV
     path.write_text(json.dumps(env, indent=2))
     os.chmod(path, 0o600)
-    ctx.state.update(bmc={"address": address, "user": BMC_USER, "ports": ports})
-    powered_on = time.time()
+    # powered_on: what wait_booted waits for (set again by every run of this phase)
+    ctx.state.update(bmc={"address": address, "user": BMC_USER, "ports": ports, "powered_on": time.time()})
     power_on_all(ctx.workspace, env, password, ctx.progress)
-    ctx.state.update(bmc={**ctx.state.data.bmc, "powered_on": powered_on})
     if "undercloud" in ctx.phases:  # phases run in pipeline order: it comes next
         ctx.progress("the overcloud nodes boot while the undercloud phase fills the mirror")
     else:
