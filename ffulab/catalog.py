@@ -132,6 +132,12 @@ class ServiceSpec(_Strict):
         "(Debian's cloud kernel + a busybox initramfs answering ping and TCP 80 with its uptime) on the "
         "undercloud's mirror, described by the extravar workload_image",
     )
+    workload_probe: str | None = Field(
+        None,
+        description="a shell script in the role's files/ that tells what became of a workload that stopped "
+        "answering: run as root on the workload's host with the server's ID as its argument, it prints "
+        "one line (e.g. the instance's vCPU frozen, or running while its network is down)",
+    )
     tempest: TempestSpec = Field(default_factory=TempestSpec)
     deploy: str
     ffu: dict[int, str] = Field(
@@ -193,6 +199,10 @@ class Catalog(dict[str, Service]):
                 error = exc.errors()[0]
                 key = ".".join(str(part) for part in error["loc"])
                 raise ConfigError(label, key or None, error["msg"]) from None
+            if service.workload_probe and not (meta.parent / "files" / service.workload_probe).is_file():
+                raise ConfigError(
+                    label, "workload_probe", f"no file files/{service.workload_probe} in the role"
+                )
             unknown = sorted(set(service.ffu) - set(FFU_STEPS))
             if unknown:
                 raise ConfigError(label, "ffu", f"unknown FFU step(s) {unknown}", "steps are 1-9")

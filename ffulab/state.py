@@ -141,6 +141,8 @@ class Dataplane(Record):
     probes: dict[str, ProbeRecord] = Field(default_factory=dict)
     """icmp / tcp -> what that probe saw."""
     uptime: UptimeRecord | None = None
+    instance: str | None = None
+    """What its role's probe found on its host when it had stopped answering (``ffulab.ffu.diagnose``)."""
 
 
 class Workload(Record):

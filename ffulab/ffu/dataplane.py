@@ -141,6 +141,8 @@ def problems(dataplane: dict[str, Dataplane], max_outage: float, max_loss_percen
             found.append(f"data plane {name}: its uptime counter went back or stalled (rebooted?)")
         if "tcp" in record.probes and not record.uptime:
             found.append(f"data plane {name}: the responder never gave its uptime")
+        if record.instance:
+            found.append(f"data plane {name}: {record.instance}")
     return found
 
 

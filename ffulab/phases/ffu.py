@@ -20,6 +20,7 @@ from ffulab.deploy.extravars import deploy_extravars
 from ffulab.deploy.resources import check_resources, failure, verify_if_created
 from ffulab.errors import PhaseError
 from ffulab.ffu import dataplane, downtime
+from ffulab.ffu.diagnose import diagnose
 from ffulab.ffu.engine import FfuPlan, run_ffu, step_key
 from ffulab.ffu.positions import positions
 from ffulab.phases.overcloud import lab_versions
@@ -214,6 +215,7 @@ def _downtime(ctx: Context, plan: FfuPlan, drill: bool = False) -> Iterator[None
         counted = downtime.unpaused(samples, still)
         holder.downtime = downtime.merge_all(holder.downtime, urls, counted, until)
         holder.dataplane = dataplane.merge(holder.dataplane, workloads, samples, until, still)
+        found = diagnose(ctx.workspace, ctx.resolved.catalog, workloads, holder.dataplane)
         ctx.state.save()
         prefix = "rollback drill: " if drill else ""
         if urls:
@@ -228,6 +230,8 @@ def _downtime(ctx: Context, plan: FfuPlan, drill: bool = False) -> Iterator[None
             )
         if workloads:
             ctx.progress(f"{prefix}data plane: {dataplane.describe(holder.dataplane)}")
+        for name, line in found.items():
+            ctx.progress(f"{prefix}data plane {name} was still down at the end: {line}")
 
 
 def _collect_logs(ctx: Context) -> None:
