@@ -125,7 +125,9 @@ def _watch(vm: SmokeVM, args: argparse.Namespace, result: dict[str, Any]) -> Non
         lines = vm.ssh(SAMPLE).splitlines()
         result["samples"] += 1
         result["last"] = lines[-1] if lines else ""
-        result["answered"] = next((int(x.split()[1]) for x in lines if x.startswith("answered ")), 0)
+        result["answered"] = next(
+            (int(x.split()[1]) for x in lines if x.startswith("answered ") and x[9:].isdigit()), 0
+        )
         regs = [line.split() for line in lines[:3]]
         if "alive" not in lines:
             result["died_after_s"] = round(time.monotonic() - started)
