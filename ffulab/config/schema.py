@@ -6,12 +6,13 @@ layers (series in a chain, roles of nodes, services of a lab) live in ``checks.p
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 MIN_MEMORY_MIB = 1024
 NODE_NAME = r"^[a-z][a-z0-9-]{0,40}$"
+CPU_FEATURE = r"^[a-z][a-z0-9_-]{0,30}$"
 VALIDATIONS = ("tempest", "services", "resources")
 
 
@@ -84,6 +85,12 @@ class NodeSpec(UndercloudSpec):
     name: str = Field(pattern=NODE_NAME)
     role: str
     count: int = Field(1, ge=1, le=9)
+    cpu_features: list[Annotated[str, StringConstraints(pattern=CPU_FEATURE)]] = Field(
+        default_factory=list,
+        description="CPU features the nodes get on top of TCG's default model (libvirt's names): npt and "
+        "vgif give KVM inside a compute node nested paging and a virtual GIF, which keep its instances "
+        "from hanging (docs/design.md, 'The workload instance can hang'); ignored when the lab runs on KVM",
+    )
 
     def node_names(self) -> list[str]:
         return [f"{self.name}-{index}" for index in range(self.count)]

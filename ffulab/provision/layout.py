@@ -33,6 +33,8 @@ class NodeLayout:
     vcpus: int
     disk: int
     nics: dict[str, dict[str, str]] = field(default_factory=dict)  # network -> {mac, ip}
+    cpu_features: list[str] = field(default_factory=list)
+    """Added to TCG's default CPU model (``NodeSpec.cpu_features``)."""
 
     @property
     def undercloud(self) -> bool:
@@ -148,6 +150,15 @@ def build_layout(
             for kind in kinds
         }
         nodes.append(
-            NodeLayout(name, group.role, f"{lab_id}-{name}", group.memory, group.vcpus, group.disk, nics)
+            NodeLayout(
+                name,
+                group.role,
+                f"{lab_id}-{name}",
+                group.memory,
+                group.vcpus,
+                group.disk,
+                nics,
+                list(group.cpu_features),
+            )
         )
     return Layout(lab_id, networks, nodes)

@@ -8,6 +8,9 @@ from pathlib import Path
 
 from ffulab.provision.layout import NetworkLayout, NodeLayout
 
+TCG_MODEL = "qemu64"
+"""QEMU's default CPU model under TCG, which libvirt uses when a domain names none."""
+
 
 def _sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
     element = ET.SubElement(parent, tag, attrs)
@@ -58,6 +61,11 @@ def domain_xml(
     _sub(features, "apic")
     if virt_type == "kvm":
         _sub(root, "cpu", mode="host-passthrough")
+    elif node.cpu_features:
+        cpu = _sub(root, "cpu", mode="custom", match="exact", check="none")
+        _sub(cpu, "model", TCG_MODEL, fallback="forbid")
+        for feature in node.cpu_features:
+            _sub(cpu, "feature", policy="require", name=feature)
     _sub(root, "clock", offset="utc")
     _sub(root, "on_poweroff", "destroy")
     _sub(root, "on_reboot", "restart")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import xml.etree.ElementTree as ET
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -179,3 +180,28 @@ def test_routed_subnets_of_the_virthost_count_as_in_use():
 
     assert routed_subnets(FakeVirthost()) == ["192.168.100.0/24", "10.1.2.3/32"]
     assert "192.168.100.0/24" not in allocate_subnets(routed_subnets(FakeVirthost()))
+
+
+def test_cpu_features_go_on_top_of_tcgs_default_model_and_kvm_keeps_the_hosts_cpu(
+    layout: Layout, tmp_path: Path
+):
+    node = replace(layout.node("overcloud-controller-0"), cpu_features=["npt", "vgif"])
+    cpu = ET.fromstring(_domain(node, layout, tmp_path)).find("cpu")
+    assert (cpu.get("mode"), cpu.find("model").text) == ("custom", "qemu64")
+    assert [(f.get("policy"), f.get("name")) for f in cpu.iter("feature")] == [
+        ("require", "npt"),
+        ("require", "vgif"),
+    ]
+    plain = replace(node, cpu_features=[])
+    assert ET.fromstring(_domain(plain, layout, tmp_path)).find("cpu") is None, "TCG's default as it is"
+    kvm = domain_xml(
+        node,
+        layout.networks,
+        virt_type="kvm",
+        disk=tmp_path,
+        kernel=tmp_path,
+        initrd=tmp_path,
+        cmdline="",
+        console_log=tmp_path / "c",
+    )
+    assert ET.fromstring(kvm).find("cpu").get("mode") == "host-passthrough"
