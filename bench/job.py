@@ -2,6 +2,7 @@
 by service within each step, each API's downtime, each workload's data plane.
 
     python bench/job.py [--job JOB] [--skip-cold] [--warm N] [--reuse N] [--out bench/results/<job>.json]
+    python bench/job.py --recorded WS [--out ...]
 
 Cold: every cache empty (``XDG_CACHE_HOME`` points at a new directory: guest image, service
 artifacts, build roots, Tempest's venv and uv's cache are all made again, as on a fresh machine).
@@ -11,7 +12,8 @@ and exit code, every phase's seconds (report included, from the job's log), the 
 the control-plane downtime and the data plane's loss and outages (from summary.json). ``--reuse N``:
 the job with ``--reuse`` in one workspace N + 1 times, the first deploying the lab it keeps, the
 others starting from its ``overcloud-deployed`` snapshot (destroyed at the end). Needs root, the Debian
-mirror and PyPI (cold).
+mirror and PyPI (cold). ``--recorded WS``: no run, the same figures read from the last ``ffulab job run``
+of workspace WS (a job of hours is not run twice to be measured; its exit code is not known then).
 """
 
 from __future__ import annotations
@@ -54,7 +56,14 @@ def job_run(job: str, workspace: Path, env: dict[str, str], *extra: str) -> dict
     started = time.monotonic()
     code = subprocess.run(argv, env=env, check=False).returncode
     wall = round(time.monotonic() - started, 1)
-    job_log = max(set((workspace / "logs").glob("*-job.log")) - logs_before)
+    result = read_run(workspace, max(set((workspace / "logs").glob("*-job.log")) - logs_before), code, wall)
+    if "--reuse" not in extra:
+        shutil.rmtree(workspace)
+    return result
+
+
+def read_run(workspace: Path, job_log: Path, code: int | None, wall: float) -> dict[str, Any]:
+    """The figures of one finished job run: its log's phases, its summary's steps, downtime, data plane."""
     phases = {m["name"]: float(m["seconds"]) for m in PHASE_DONE.finditer(job_log.read_text())}
     summary = json.loads((workspace / "artifacts" / "summary.json").read_text())
     result = {
@@ -71,9 +80,15 @@ def job_run(job: str, workspace: Path, env: dict[str, str], *extra: str) -> dict
         "reasons": summary["reasons"],
     }
     log(f"{summary['result']} in {wall} s: {phases}")
-    if "--reuse" not in extra:
-        shutil.rmtree(workspace)
     return result
+
+
+def recorded(workspace: Path) -> dict[str, Any]:
+    """The last job run of ``workspace`` as :func:`job_run` reports one (wall time from its summary)."""
+    summary = json.loads((workspace / "artifacts" / "summary.json").read_text())
+    job_log = max((workspace / "logs").glob("*-job.log"))
+    wall = round(summary["ended"] - summary["started"], 1)
+    return {"job": summary["job"]["name"], "workspace": str(workspace), **read_run(workspace, job_log, None, wall)}
 
 
 def fresh(root: Path) -> Path:
@@ -91,8 +106,13 @@ def main() -> None:
         "--reuse", type=int, default=0, help="runs started from a --reuse run's lab (default 0)"
     )
     parser.add_argument("--out", type=Path, help="default bench/results/<job>.json")
+    parser.add_argument("--recorded", type=Path, metavar="WS", help="read the last job run of WS, run none")
     args = parser.parse_args()
 
+    if args.recorded:
+        run = recorded(args.recorded)
+        write(args.out or Path(f"bench/results/{run['job']}.json"), {**header(run["job"]), "recorded": run})
+        return
     results: dict[str, Any] = header(args.job)
     with tempfile.TemporaryDirectory(prefix="ffulab-bench-job-") as tmp:
         root = Path(tmp)
