@@ -88,8 +88,9 @@ class NodeSpec(UndercloudSpec):
     cpu_features: list[Annotated[str, StringConstraints(pattern=CPU_FEATURE)]] = Field(
         default_factory=list,
         description="CPU features the nodes get on top of TCG's default model (libvirt's names): npt and "
-        "vgif give KVM inside a compute node nested paging and a virtual GIF, which keep its instances "
-        "from hanging (docs/design.md, 'The workload instance can hang'); ignored when the lab runs on KVM",
+        "vgif give KVM inside a compute node nested paging and a virtual GIF, so it shadows no page table "
+        "of its instances (docs/design.md, 'Nested paging for the computes'); ignored when the lab runs "
+        "on KVM",
     )
 
     def node_names(self) -> list[str]:
