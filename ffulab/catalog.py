@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
 from ffulab.config.schema import LabConfig
 from ffulab.config.yamlio import load_yaml
@@ -115,6 +115,11 @@ class ServiceSpec(_Strict):
     )
     listens: list[str] = Field(
         default_factory=list, description="the processes that listen on a port for the service (ss's names)"
+    )
+    kernel_listens: list[Annotated[str, StringConstraints(pattern=r"^(tcp|udp)/[0-9]{1,5}$")]] = Field(
+        default_factory=list,
+        description="ports the kernel holds open for the service, with no process (proto/port: Open "
+        "vSwitch's geneve tunnel socket, udp/6081, bound once the chassis has a tunnel to another)",
     )
     units: list[str] = Field(
         default_factory=list,

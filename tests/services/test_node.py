@@ -1,5 +1,6 @@
 """Every overcloud node: its static hostname is its name; nothing listens but sshd, the DHCP client and
-the services of its role (the processes each declares in roles/<svc>/ffulab.yml: listens)."""
+the services of its role (the processes each declares in roles/<svc>/ffulab.yml: listens, and the ports
+the kernel holds for one with no process: kernel_listens)."""
 
 from __future__ import annotations
 
@@ -18,11 +19,14 @@ def holders(names: str) -> set[str]:
 
 
 def test_only_the_roles_services_listen(listening, lab, node):
-    allowed = BASE | {process for s in lab.services_of(node) for process in lab.catalog[s].listens}
+    services = [lab.catalog[s] for s in lab.services_of(node)]
+    allowed = BASE | {process for service in services for process in service.listens}
+    kernel = {port for service in services for port in service.kernel_listens}
     unexpected = [
         f"{proto} {address} ({names or 'no process'})"
         for proto, address, names in listening
-        if not holders(names) or not holders(names) <= allowed
+        if not (holders(names) and holders(names) <= allowed)
+        and not (not names and f"{proto}/{address.rsplit(':', 1)[1]}" in kernel)
     ]
     assert not unexpected, f"on {node}, not expected to listen: {'; '.join(unexpected)}"
 
