@@ -16,8 +16,9 @@ fi
 cpu0=$(virsh -c qemu:///system domstats --vcpu "$server" | sed -n 's/^ *vcpu.0.time=//p')
 regs=""
 for _ in 1 2 3; do
-    regs="$regs $(virsh -c qemu:///system qemu-monitor-command "$server" --hmp 'info registers' |
-        grep -o 'RIP=[0-9a-f]* RFL=[0-9a-f]*' | head -n 1 | tr ' ' ,)"
+    read_=$(virsh -c qemu:///system qemu-monitor-command "$server" --hmp 'info registers' |
+        grep -o 'RIP=[0-9a-f]* RFL=[0-9a-f]*' | head -n 1 | tr ' ' ,)
+    regs="${regs:+$regs }$read_"
     sleep 1
 done
 cpu1=$(virsh -c qemu:///system domstats --vcpu "$server" | sed -n 's/^ *vcpu.0.time=//p')
