@@ -30,11 +30,14 @@ def still_down(record: Dataplane) -> bool:
 def diagnose(
     workspace: Path, catalog: Catalog, workloads: dict[str, Workload], records: dict[str, Dataplane]
 ) -> dict[str, str]:
-    """Run the probe of each workload still down; record its line in ``records``; return them by name."""
+    """Run the probe of each workload still down; record its line in ``records`` (a workload back up
+    drops the line of an earlier run); return them by name."""
     found = {}
     for name, workload in workloads.items():
         record = records.get(name)
         service = catalog.get(workload.service or "")
+        if record and not still_down(record):
+            record.instance = None
         if not (record and still_down(record) and workload.server and workload.host):
             continue
         if not (service and service.workload_probe):

@@ -121,6 +121,8 @@ def test_only_a_workload_still_down_is_probed_and_its_line_fails_the_job(
     assert list(found) == ["workload"], "the router has no server to probe"
     assert records["workload"].instance == found["workload"] and "FROZEN" in found["workload"]
     assert any("FROZEN" in line for line in dataplane.problems(records, 60, 1))
+    again = dataplane.merge(records, workloads, _record(open_=False), until=None)  # a rerun: back up
+    assert diagnose.diagnose(fake, catalog, workloads, again) == {} and again["workload"].instance is None
 
 
 def test_a_probe_that_cannot_run_says_why(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
