@@ -88,7 +88,11 @@ def recorded(workspace: Path) -> dict[str, Any]:
     summary = json.loads((workspace / "artifacts" / "summary.json").read_text())
     job_log = max((workspace / "logs").glob("*-job.log"))
     wall = round(summary["ended"] - summary["started"], 1)
-    return {"job": summary["job"]["name"], "workspace": str(workspace), **read_run(workspace, job_log, None, wall)}
+    return {
+        "job": summary["job"]["name"],
+        "workspace": str(workspace),
+        **read_run(workspace, job_log, None, wall),
+    }
 
 
 def fresh(root: Path) -> Path:
