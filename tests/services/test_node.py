@@ -18,6 +18,14 @@ def holders(names: str) -> set[str]:
     return set(filter(None, names.split(","))) - {SOCKET_ACTIVATION}
 
 
+def theirs(proto: str, address: str, names: str, allowed: set[str], kernel: set[str]) -> bool:
+    """Whether the node's services account for a socket: held by their processes only, or held by no
+    process on a port the kernel keeps for one of them (``proto/port``)."""
+    if names:
+        return bool(holders(names)) and holders(names) <= allowed
+    return f"{proto}/{address.rsplit(':', 1)[1]}" in kernel
+
+
 def test_only_the_roles_services_listen(listening, lab, node):
     services = [lab.catalog[s] for s in lab.services_of(node)]
     allowed = BASE | {process for service in services for process in service.listens}
@@ -25,8 +33,7 @@ def test_only_the_roles_services_listen(listening, lab, node):
     unexpected = [
         f"{proto} {address} ({names or 'no process'})"
         for proto, address, names in listening
-        if not (holders(names) and holders(names) <= allowed)
-        and not (not names and f"{proto}/{address.rsplit(':', 1)[1]}" in kernel)
+        if not theirs(proto, address, names, allowed, kernel)
     ]
     assert not unexpected, f"on {node}, not expected to listen: {'; '.join(unexpected)}"
 
