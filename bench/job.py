@@ -35,6 +35,7 @@ from benchlib import header, log, write
 from ffulab.config.resolve import default_job
 
 PHASE_DONE = re.compile(r"phase (?P<name>\w+): done in (?P<seconds>[0-9.]+)s")
+LOG_TIME = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),(\d{3}) ", re.MULTILINE)
 """The pipeline's log line for a finished phase (ffulab/pipeline.py)."""
 
 
@@ -84,10 +85,15 @@ def read_run(workspace: Path, job_log: Path, code: int | None, wall: float) -> d
 
 
 def recorded(workspace: Path) -> dict[str, Any]:
-    """The last job run of ``workspace`` as :func:`job_run` reports one (wall time from its summary)."""
+    """The last job run of ``workspace`` as :func:`job_run` reports one. Its wall time spans the job's
+    log, first line to last: the summary's own span ends before the report and the lab's destroy."""
     summary = json.loads((workspace / "artifacts" / "summary.json").read_text())
     job_log = max((workspace / "logs").glob("*-job.log"))
-    wall = round(summary["ended"] - summary["started"], 1)
+    stamps = [
+        time.mktime(time.strptime(m[1], "%Y-%m-%d %H:%M:%S")) + int(m[2]) / 1000
+        for m in LOG_TIME.finditer(job_log.read_text())
+    ]
+    wall = round(stamps[-1] - stamps[0], 1)
     return {
         "job": summary["job"]["name"],
         "workspace": str(workspace),
