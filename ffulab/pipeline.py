@@ -13,6 +13,7 @@ from pathlib import Path
 from ffulab.config.resolve import Resolved
 from ffulab.context import Context
 from ffulab.errors import FfulabError, PhaseError, UsageError
+from ffulab.host_stalls import watched
 from ffulab.logs import start_log
 from ffulab.paths import remember_workspace
 from ffulab.phases import BY_NAME, Phase
@@ -65,32 +66,38 @@ def check_same_nodes(state: State, resolved: Resolved) -> None:
 
 def run_phases(ctx: Context, phases: list[str]) -> None:
     """Run ``phases`` in order, seconds per phase into ``ctx.timings``. The first failure stops the run."""
-    timings = ctx.timings
     ctx.phases = list(phases)
-    for phase in phases:
-        started = time.monotonic()
-        run = BY_NAME[phase].runner()
-        ctx.state.mark_phase(phase, "running", started=time.time())
-        log.info("phase %s: start", phase)
-        with phase_progress(phase) as progress:
-            ctx.progress = progress
-            try:
-                run(ctx)
-            except FfulabError as exc:
-                seconds = time.monotonic() - started
-                timings[phase] = round(seconds, 1)
-                error = _with_nodes_down(ctx, phase, exc)
-                ctx.state.mark_phase(phase, "failed", seconds=round(seconds, 1), error=str(error))
-                log.error("phase %s failed after %.1fs: %s", phase, seconds, error)
-                if error is exc and isinstance(exc, PhaseError):
-                    raise
-                raise error from exc
-        seconds = time.monotonic() - started
-        timings[phase] = round(seconds, 1)
-        ctx.state.mark_phase(phase, "done", seconds=round(seconds, 1), ended=time.time())
-        log.info("phase %s: done in %.1fs", phase, seconds)
-        console.print(f"[green]✓[/] {phase:<10} {seconds:6.1f}s")
-        _auto_snapshot(ctx, BY_NAME[phase])
+    with watched(ctx.state):
+        for phase in phases:
+            _run_phase(ctx, phase)
+
+
+def _run_phase(ctx: Context, phase: str) -> None:
+    """One phase: timed, recorded before and after, its automatic snapshot taken."""
+    timings = ctx.timings
+    started = time.monotonic()
+    run = BY_NAME[phase].runner()
+    ctx.state.mark_phase(phase, "running", started=time.time())
+    log.info("phase %s: start", phase)
+    with phase_progress(phase) as progress:
+        ctx.progress = progress
+        try:
+            run(ctx)
+        except FfulabError as exc:
+            seconds = time.monotonic() - started
+            timings[phase] = round(seconds, 1)
+            error = _with_nodes_down(ctx, phase, exc)
+            ctx.state.mark_phase(phase, "failed", seconds=round(seconds, 1), error=str(error))
+            log.error("phase %s failed after %.1fs: %s", phase, seconds, error)
+            if error is exc and isinstance(exc, PhaseError):
+                raise
+            raise error from exc
+    seconds = time.monotonic() - started
+    timings[phase] = round(seconds, 1)
+    ctx.state.mark_phase(phase, "done", seconds=round(seconds, 1), ended=time.time())
+    log.info("phase %s: done in %.1fs", phase, seconds)
+    console.print(f"[green]✓[/] {phase:<10} {seconds:6.1f}s")
+    _auto_snapshot(ctx, BY_NAME[phase])
 
 
 def _with_nodes_down(ctx: Context, phase: str, exc: FfulabError) -> FfulabError:

@@ -271,8 +271,9 @@ class LabState(Record):
     snapshots: list[dict[str, Any]] = Field(default_factory=list)
     last_revert: dict[str, Any] | None = None
     clock_gaps: list[Window] = Field(default_factory=list)
-    """When the guests lived through none of the wall clock (a revert puts every guest back to the moment
-    its snapshot was taken: from then to the revert). Not restored by a revert: it is the lab's history."""
+    """When the guests lived through none of the wall clock: a revert puts every guest back to the moment
+    its snapshot was taken (from then to the revert); the machine itself stood still (ffulab/host_stalls.py).
+    Not restored by a revert: it is the lab's history."""
     reuse: dict[str, Any] | None = None
     """``job run --reuse``: the key of what made the deployed lab kept for the next run (job/reuse.py)."""
     report: dict[str, Any] | None = None
@@ -292,8 +293,8 @@ class LabState(Record):
 
     def stood_still(self) -> list[Window]:
         """When the guests' clocks did not run on (wall clock, overlaps merged): ffulab had every domain
-        paused for a snapshot (the FFU's, every listed one's) or a revert took the lab back. A workload's
-        uptime and the poller's samples are judged without them."""
+        paused for a snapshot (the FFU's, every listed one's), a revert took the lab back or the machine
+        stood still. A workload's uptime and the poller's samples are judged without them."""
         windows = [(w.start, w.end) for w in (*self.ffu.paused, *self.clock_gaps)]
         windows += [(r["paused"]["start"], r["paused"]["end"]) for r in self.snapshots if r.get("paused")]
         merged: list[Window] = []

@@ -40,7 +40,8 @@ def _checksum(data: bytes) -> int:
 
 
 def paused_between(windows: list, t0: float, t1: float) -> float:
-    """Seconds of the lab's snapshot pauses ([start, end], merged) between ``t0`` and ``t1``."""
+    """Seconds the lab stood still ([start, end], merged: snapshot pauses, reverts, the machine's own
+    stalls) between ``t0`` and ``t1``."""
     return sum(max(0.0, min(end, t1) - max(start, t0)) for start, end in windows)
 
 
@@ -346,7 +347,7 @@ class Nova:
             paused = paused_between(self.spec["paused"], kept["at"], now)
             expected = kept["uptime"] + (now - kept["at"]) - paused
             if uptime < expected - UPTIME_SLACK:
-                lag = f"expected about {expected:.0f} s, {paused:.0f} s of snapshot pauses not counted"
+                lag = f"expected about {expected:.0f} s, {paused:.0f} s of the lab standing still not counted"
                 raise Failed(f"uptime {uptime:.0f} s, {lag}: its clock went back")
         dataplane = {
             "name": "workload",
