@@ -35,8 +35,9 @@ from benchlib import header, log, write
 from ffulab.config.resolve import default_job
 
 PHASE_DONE = re.compile(r"phase (?P<name>\w+): done in (?P<seconds>[0-9.]+)s")
-LOG_TIME = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),(\d{3}) ", re.MULTILINE)
 """The pipeline's log line for a finished phase (ffulab/pipeline.py)."""
+LOG_TIME = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d),(\d{3}) ", re.MULTILINE)
+"""A log line's time (ffulab/logs.py's format): seconds, milliseconds."""
 
 
 def by_service(steps: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
@@ -89,11 +90,11 @@ def recorded(workspace: Path) -> dict[str, Any]:
     log, first line to last: the summary's own span ends before the report and the lab's destroy."""
     summary = json.loads((workspace / "artifacts" / "summary.json").read_text())
     job_log = max((workspace / "logs").glob("*-job.log"))
-    stamps = [
-        time.mktime(time.strptime(m[1], "%Y-%m-%d %H:%M:%S")) + int(m[2]) / 1000
-        for m in LOG_TIME.finditer(job_log.read_text())
+    first, *_, last = [
+        time.mktime(time.strptime(seconds, "%Y-%m-%d %H:%M:%S")) + int(millis) / 1000
+        for seconds, millis in LOG_TIME.findall(job_log.read_text())
     ]
-    wall = round(stamps[-1] - stamps[0], 1)
+    wall = round(last - first, 1)
     return {
         "job": summary["job"]["name"],
         "workspace": str(workspace),
