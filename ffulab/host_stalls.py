@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from ffulab.state import State, Window
@@ -37,15 +37,21 @@ def stall(wall: float, mono: float, now_wall: float, now_mono: float) -> Window 
     return Window(start=round(wall + TICK, 3), end=round(now_wall, 3))
 
 
+def clocks() -> tuple[float, float]:
+    """The wall clock and the monotonic one, now."""
+    return time.time(), time.monotonic()
+
+
 @contextmanager
-def watched(state: State) -> Iterator[None]:
-    """Watch for stalls while the block runs (the phases of one command)."""
+def watched(state: State, read: Callable[[], tuple[float, float]] = clocks) -> Iterator[None]:
+    """Watch for stalls while the block runs (the phases of one command), reading the clocks with
+    ``read``."""
     done = threading.Event()
 
     def watch() -> None:
-        wall, mono = time.time(), time.monotonic()
+        wall, mono = read()
         while not done.wait(TICK):
-            now_wall, now_mono = time.time(), time.monotonic()
+            now_wall, now_mono = read()
             window = stall(wall, mono, now_wall, now_mono)
             if window:
                 record(state, window)
