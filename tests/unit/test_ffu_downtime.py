@@ -73,6 +73,7 @@ class _Toggle(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture
 def server():
+    _Toggle.up = True  # the API starts up, whatever a test before left
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Toggle)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
